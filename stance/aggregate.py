@@ -1,0 +1,160 @@
+"""Per-article and per-outlet aggregates of sentence labels, with bootstrap confidence intervals.
+
+Definitions (used by every engine, local or Ray, and documented in docs/outputs.md):
+- Only body sentences count; headlines are labelled but kept out of the shares.
+- `share_<axis>_<label>`: that label's share of the body sentences (sentences below
+  --min-confidence count as `uncertain` and are in the denominator).
+- `hedged_share`: share of sentences labelled `believed` or `unclear`.
+- `hedging_index`: (believed + 2 * unclear) / (2 * n), 0 = all confirmed, 1 = all unclear.
+- `anonymous_share`: share of sentences sourced to anonymous sources.
+- `anonymous_of_attributed`: anonymous / (named + anonymous), the share of sourced sentences
+  whose source is unnamed (empty when nothing is sourced).
+Per outlet, 95% percentile bootstrap intervals resample whole articles when the outlet has at
+least `MIN_ARTICLES_FOR_CLUSTER` articles (sentences of one article are not independent), and
+sentences otherwise; the `ci_unit` column says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.labels import ATTRIBUTION, CERTAINTY, UNCERTAIN
+
+CERT = (*CERTAINTY, UNCERTAIN)
+ATTR = (*ATTRIBUTION, UNCERTAIN)
+#: joint cells: certainty x attribution, uncertain included on both axes
+CELLS = [(c, a) for c in CERT for a in ATTR]
+MIN_ARTICLES_FOR_CLUSTER = 5
+N_BOOT = 2000
+INDEX_COLUMNS = ["hedged_share", "hedging_index", "anonymous_share", "anonymous_of_attributed"]
+
+
+def _cell_counts(df: pd.DataFrame) -> np.ndarray:
+    """Counts over the joint cells, in CELLS order."""
+    idx = {cell: i for i, cell in enumerate(CELLS)}
+    out = np.zeros(len(CELLS), dtype=np.int64)
+    for (c, a), n in df.groupby(["certainty", "attribution"]).size().items():
+        out[idx[(c, a)]] += int(n)
+    return out
+
+
+def measures(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """All shares from joint cell counts; `counts` has shape (..., len(CELLS))."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n = counts.sum(-1)
+    safe_n = np.where(n > 0, n, np.nan)
+    cert = {c: counts[..., [i for i, (cc, _) in enumerate(CELLS) if cc == c]].sum(-1) for c in CERT}
+    attr = {a: counts[..., [i for i, (_, aa) in enumerate(CELLS) if aa == a]].sum(-1) for a in ATTR}
+    out: dict[str, np.ndarray] = {}
+    for c in CERT:
+        out[f"share_certainty_{c}"] = cert[c] / safe_n
+    for a in ATTR:
+        out[f"share_attribution_{a}"] = attr[a] / safe_n
+    out["hedged_share"] = (cert["believed"] + cert["unclear"]) / safe_n
+    out["hedging_index"] = (cert["believed"] + 2 * cert["unclear"]) / (2 * safe_n)
+    out["anonymous_share"] = attr["anonymous"] / safe_n
+    sourced = attr["named"] + attr["anonymous"]
+    out["anonymous_of_attributed"] = attr["anonymous"] / np.where(sourced > 0, sourced, np.nan)
+    return out
+
+
+def _count_columns(counts: np.ndarray) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in CERT:
+        out[f"n_certainty_{c}"] = int(sum(counts[i] for i, (cc, _) in enumerate(CELLS) if cc == c))
+    for a in ATTR:
+        out[f"n_attribution_{a}"] = int(sum(counts[i] for i, (_, aa) in enumerate(CELLS) if aa == a))
+    return out
+
+
+def _body(sentences: pd.DataFrame) -> pd.DataFrame:
+    return sentences[~sentences["is_headline"].astype(bool)] if "is_headline" in sentences else sentences
+
+
+def article_table(sentences: pd.DataFrame) -> pd.DataFrame:
+    """One row per article: counts and shares of every label, and the indices."""
+    rows = []
+    for (aid, outlet), df in _body(sentences).groupby(["article_id", "outlet"], sort=False, dropna=False):
+        counts = _cell_counts(df)
+        m = measures(counts)
+        row: dict[str, Any] = {"article_id": aid, "outlet": outlet,
+                               "story": df["story"].iloc[0] if "story" in df else None,
+                               "source": df["source"].iloc[0] if "source" in df else None,
+                               "n_sentences": int(counts.sum())}
+        row.update(_count_columns(counts))
+        row.update({k: float(v) for k, v in m.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_ci(groups: Sequence[np.ndarray], n_boot: int = N_BOOT, seed: int = 0,
+                 level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile CIs of every measure, resampling the given units (articles or sentences),
+    each a vector of joint cell counts."""
+    rng = np.random.default_rng(seed)
+    units = np.asarray(groups, dtype=np.float64)
+    if len(units) == 0:
+        return {}
+    pick = rng.integers(0, len(units), size=(n_boot, len(units)))
+    totals = units[pick].sum(axis=1)
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    out = {}
+    for k, v in measures(totals).items():
+        if np.all(np.isnan(v)):
+            out[k] = (float("nan"), float("nan"))
+        else:
+            out[k] = (float(np.nanquantile(v, lo_q)), float(np.nanquantile(v, hi_q)))
+    return out
+
+
+def _sentence_units(df: pd.DataFrame) -> np.ndarray:
+    idx = {cell: i for i, cell in enumerate(CELLS)}
+    units = np.zeros((len(df), len(CELLS)), dtype=np.int8)
+    for r, (c, a) in enumerate(zip(df["certainty"], df["attribution"], strict=True)):
+        units[r, idx[(c, a)]] = 1
+    return units
+
+
+def group_table(sentences: pd.DataFrame, by: Sequence[str] = ("outlet",), n_boot: int = N_BOOT,
+                seed: int = 0) -> pd.DataFrame:
+    """One row per group (outlet, or story x outlet): counts, shares and 95% bootstrap CIs."""
+    rows = []
+    for key, df in _body(sentences).groupby(list(by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        per_article = [_cell_counts(a) for _, a in df.groupby("article_id", sort=False)]
+        counts = np.sum(per_article, axis=0)
+        if len(per_article) >= MIN_ARTICLES_FOR_CLUSTER:
+            units, unit = per_article, "article"
+        else:
+            units, unit = list(_sentence_units(df)), "sentence"
+        ci = bootstrap_ci(units, n_boot=n_boot, seed=seed)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row.update({"n_articles": len(per_article), "n_sentences": int(counts.sum())})
+        row.update(_count_columns(counts))
+        for k, v in measures(counts).items():
+            row[k] = float(v)
+            lo, hi = ci.get(k, (float("nan"), float("nan")))
+            row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
+        row["ci_unit"] = unit
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def outlet_table(sentences: pd.DataFrame, **kw: Any) -> pd.DataFrame:
+    return group_table(sentences, ("outlet",), **kw)
+
+
+def story_table(sentences: pd.DataFrame, **kw: Any) -> pd.DataFrame:
+    df = sentences.copy()
+    df["story"] = df["story"].fillna("(no story)")
+    return group_table(df, ("story", "outlet"), **kw)
+
+
+def matrix(sentences: pd.DataFrame) -> pd.DataFrame:
+    """Certainty x attribution counts (body sentences) per outlet, long format."""
+    body = _body(sentences)
+    return body.groupby(["outlet", "certainty", "attribution"]).size().rename("n").reset_index()
