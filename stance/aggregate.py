@@ -111,31 +111,42 @@ def bootstrap_ci(groups: Sequence[np.ndarray], n_boot: int = N_BOOT, seed: int =
     return out
 
 
-def _sentence_units(df: pd.DataFrame) -> np.ndarray:
-    idx = {cell: i for i, cell in enumerate(CELLS)}
-    units = np.zeros((len(df), len(CELLS)), dtype=np.int8)
-    for r, (c, a) in enumerate(zip(df["certainty"], df["attribution"], strict=True)):
-        units[r, idx[(c, a)]] = 1
-    return units
+CELL_COLUMNS = [f"cell_{c}__{a}" for c, a in CELLS]
 
 
-def group_table(sentences: pd.DataFrame, by: Sequence[str] = ("outlet",), n_boot: int = N_BOOT,
-                seed: int = 0) -> pd.DataFrame:
-    """One row per group (outlet, or story x outlet): counts, shares and 95% bootstrap CIs."""
+def article_cell_counts(sentences: pd.DataFrame) -> pd.DataFrame:
+    """Per article: outlet, story and the joint cell counts of its body sentences.
+
+    Every group statistic is computed from this table alone, so a distributed engine only has to
+    ship these few numbers per article to get exactly the local results."""
     rows = []
-    for key, df in _body(sentences).groupby(list(by), sort=True, dropna=False):
+    body = _body(sentences)
+    for aid, df in body.groupby("article_id", sort=False):
+        row = {"article_id": aid, "outlet": df["outlet"].iloc[0],
+               "story": df["story"].iloc[0] if "story" in df else None}
+        row.update(dict(zip(CELL_COLUMNS, _cell_counts(df).tolist(), strict=True)))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["article_id", "outlet", "story", *CELL_COLUMNS])
+
+
+def group_table_from_counts(counts: pd.DataFrame, by: Sequence[str] = ("outlet",),
+                            n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """One row per group from per-article cell counts: counts, shares and 95% bootstrap CIs."""
+    rows = []
+    counts = counts.sort_values("article_id", kind="stable")
+    for key, df in counts.groupby(list(by), sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        per_article = [_cell_counts(a) for _, a in df.groupby("article_id", sort=False)]
-        counts = np.sum(per_article, axis=0)
+        per_article = df[CELL_COLUMNS].to_numpy(dtype=np.int64)
+        total = per_article.sum(axis=0)
         if len(per_article) >= MIN_ARTICLES_FOR_CLUSTER:
             units, unit = per_article, "article"
-        else:
-            units, unit = list(_sentence_units(df)), "sentence"
-        ci = bootstrap_ci(units, n_boot=n_boot, seed=seed)
+        else:  # one unit per sentence, rebuilt from the counts
+            units, unit = np.repeat(np.eye(len(CELLS), dtype=np.int64), total, axis=0), "sentence"
+        ci = bootstrap_ci(list(units), n_boot=n_boot, seed=seed)
         row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row.update({"n_articles": len(per_article), "n_sentences": int(counts.sum())})
-        row.update(_count_columns(counts))
-        for k, v in measures(counts).items():
+        row.update({"n_articles": len(per_article), "n_sentences": int(total.sum())})
+        row.update(_count_columns(total))
+        for k, v in measures(total).items():
             row[k] = float(v)
             lo, hi = ci.get(k, (float("nan"), float("nan")))
             row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
@@ -144,14 +155,23 @@ def group_table(sentences: pd.DataFrame, by: Sequence[str] = ("outlet",), n_boot
     return pd.DataFrame(rows)
 
 
+def group_table(sentences: pd.DataFrame, by: Sequence[str] = ("outlet",), n_boot: int = N_BOOT,
+                seed: int = 0) -> pd.DataFrame:
+    return group_table_from_counts(article_cell_counts(sentences), by, n_boot=n_boot, seed=seed)
+
+
 def outlet_table(sentences: pd.DataFrame, **kw: Any) -> pd.DataFrame:
     return group_table(sentences, ("outlet",), **kw)
 
 
 def story_table(sentences: pd.DataFrame, **kw: Any) -> pd.DataFrame:
-    df = sentences.copy()
-    df["story"] = df["story"].fillna("(no story)")
-    return group_table(df, ("story", "outlet"), **kw)
+    return story_table_from_counts(article_cell_counts(sentences), **kw)
+
+
+def story_table_from_counts(counts: pd.DataFrame, **kw: Any) -> pd.DataFrame:
+    counts = counts.copy()
+    counts["story"] = counts["story"].fillna("(no story)")
+    return group_table_from_counts(counts, ("story", "outlet"), **kw)
 
 
 def matrix(sentences: pd.DataFrame) -> pd.DataFrame:

@@ -277,13 +277,38 @@ def load_splits(directory: str | Path) -> dict[str, list[LabelledSentence]]:
 HELDOUT_TOPICS = ("sports", "culture")
 
 
+def apply_adjudications(rows: list[LabelledSentence], path: str | Path) -> int:
+    """Replace first-pass labels with adjudicated ones ({"id": "article#index", "certainty",
+    "attribution", "rule"} per line); returns how many labels changed."""
+    by_id = {f"{r.article_id}#{r.sentence_index}": r for r in rows}
+    changed = 0
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        rec = json.loads(line)
+        row = by_id.get(rec.get("id"))
+        if row is None:
+            raise CorpusError(f"{where}: no sentence {rec.get('id')!r} in the corpus")
+        for axis, labels in AXES.items():
+            if rec[axis] not in labels:
+                raise CorpusError(f"{where}: unknown {axis} label {rec[axis]!r}")
+            if getattr(row, axis) != rec[axis]:
+                setattr(row, axis, rec[axis])
+                changed += 1
+    return changed
+
+
 def build_corpus(raw_dir: str | Path, out_dir: str | Path, heldout_topics: Sequence[str] = HELDOUT_TOPICS,
-                 seed: int = 0) -> dict[str, list[LabelledSentence]]:
-    """Authored article batches -> validated train/dev/test sentence files."""
+                 seed: int = 0, adjudications: str | Path | None = None
+                 ) -> dict[str, list[LabelledSentence]]:
+    """Authored article batches (+ adjudicated labels) -> validated train/dev/test files."""
     paths = sorted(Path(raw_dir).glob("*.jsonl"))
     if not paths:
         raise CorpusError(f"{raw_dir}: no .jsonl batches")
     rows = rows_from_raw_articles(paths)
+    if adjudications is not None and Path(adjudications).is_file():
+        apply_adjudications(rows, adjudications)
     split_of = assign_splits(rows, heldout_topics, seed=seed)
     out: dict[str, list[LabelledSentence]] = {s: [] for s in SPLITS}
     for r in rows:

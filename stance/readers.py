@@ -99,27 +99,16 @@ def _reason_key(message: str) -> str:
 
 
 def decode_bytes(data: bytes) -> tuple[str, str | None]:
-    """Decode as UTF-8; otherwise use a detected or cp1252 fallback and return a note saying so."""
+    """Decode as UTF-8; otherwise with the declared fallback cp1252 (the usual encoding of
+    non-UTF-8 Western news text; detectors guess badly on short articles) and say so."""
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
-    enc = None
     try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        enc = best.encoding if best is not None else None
-    except Exception:  # detection is a nicety; the cp1252 fallback below is the contract
-        enc = None
-    for candidate in (enc, "cp1252", "latin-1"):
-        if not candidate:
-            continue
-        try:
-            return data.decode(candidate), f"not valid UTF-8; decoded as {candidate}"
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+        return data.decode("cp1252"), "not valid UTF-8; decoded as cp1252"
+    except UnicodeDecodeError:  # the 5 bytes cp1252 leaves undefined
+        return data.decode("latin-1"), "not valid UTF-8; decoded as latin-1"
 
 
 def _read_text_file(path: Path) -> tuple[str, list[str]] | ReadError:
@@ -345,6 +334,7 @@ def _files_under(directory: Path) -> list[Path]:
     return sorted(
         p for p in directory.rglob("*")
         if p.is_file() and p.suffix.lower() in SUPPORTED and p.name not in MANIFEST_NAMES
+        and not p.name.lower().startswith("readme")
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
 
@@ -373,6 +363,10 @@ def iter_articles(inputs: Iterable[str | Path], opts: ReaderOptions | None = Non
                     except (OSError, ValueError, csv.Error) as exc:
                         yield ReadError(str(path / name), f"bad manifest: {exc}")
             files = _files_under(path)
+            if local and opts.manifest is None:
+                # a folder with its own manifest is the collection the manifest lists
+                # (so notes, labels and READMEs beside the articles are not read as articles)
+                files = [f for f in files if _manifest_entry(local, f, path)]
             if not files:
                 yield ReadError(str(path), "directory has no readable files "
                                 f"({', '.join(sorted(SUPPORTED))})")

@@ -66,11 +66,13 @@ def build_cmd(
     raw: Path = typer.Argument(Path("training/data/raw"), help="folder of authored article batches"),
     output: Path = typer.Option(Path("training/data"), "--output", "-o"),
     seed: int = typer.Option(0, "--seed"),
+    adjudications: Path = typer.Option(Path("training/annotation/adjudications.jsonl"), "--adjudications",
+                                       help="label decisions that replace first-pass labels"),
 ) -> None:
     """Authored articles -> train/dev/test sentence files (split by story, held-out topics in test)."""
     from stance.corpus import HELDOUT_TOPICS, build_corpus
 
-    out = build_corpus(raw, output, HELDOUT_TOPICS, seed=seed)
+    out = build_corpus(raw, output, HELDOUT_TOPICS, seed=seed, adjudications=adjudications)
     for split, rows in out.items():
         typer.echo(f"{split}: {len({r.article_id for r in rows})} articles, {len(rows)} sentences")
 

@@ -1,0 +1,60 @@
+"""Inter-annotator agreement: the corpus's first-pass labels vs a blind second pass.
+
+Usage: python training/tools/agreement.py SECOND_PASS.jsonl [...]
+Reads first-pass labels from training/data/raw (never from the adjudicated splits), prints
+Cohen's kappa and raw agreement per axis, and writes every disagreement to
+training/annotation/disagreements.jsonl for adjudication.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
+from stance.corpus import rows_from_raw_articles
+from stance.labels import AXES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(paths: list[str]) -> None:
+    first = {f"{r.article_id}#{r.sentence_index}": r
+             for r in rows_from_raw_articles(sorted((ROOT / "training/data/raw").glob("*.jsonl")))}
+    second = {}
+    for p in paths:
+        for line in Path(p).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                second[rec["id"]] = rec
+    ids = sorted(second)
+    missing = [i for i in ids if i not in first]
+    if missing:
+        raise SystemExit(f"ids not in the corpus: {missing[:5]}")
+    print(f"items: {len(ids)} (of {len(first)} corpus sentences, {len(ids) / len(first):.1%})")
+    for axis, labels in AXES.items():
+        a = [first[i].label(axis) for i in ids]
+        b = [second[i][axis] for i in ids]
+        kappa = cohen_kappa_score(a, b, labels=list(labels))
+        agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(ids)
+        print(f"{axis}: kappa {kappa:.3f}, raw agreement {agree:.3f}")
+        print("  confusion (rows first pass, columns second pass):", list(labels))
+        for lab, row in zip(labels, confusion_matrix(a, b, labels=list(labels)), strict=True):
+            print(f"    {lab:10s} {row.tolist()}")
+    out = ROOT / "training/annotation/disagreements.jsonl"
+    with out.open("w", encoding="utf-8") as fh:
+        for i in ids:
+            r = first[i]
+            diff = {ax: (r.label(ax), second[i][ax]) for ax in AXES if r.label(ax) != second[i][ax]}
+            if diff:
+                fh.write(json.dumps({"id": i, "context": r.context, "text": r.text,
+                                     **{f"{ax}_first": v[0] for ax, v in diff.items()},
+                                     **{f"{ax}_second": v[1] for ax, v in diff.items()}},
+                                    ensure_ascii=False) + "\n")
+    print(f"disagreements written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
