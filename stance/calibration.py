@@ -6,6 +6,8 @@ probabilities mean what they say on held-out data (Guo et al., 2017).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
@@ -29,7 +31,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
     correct = (probs.argmax(axis=1) == labels).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         in_bin = (conf > lo) & (conf <= hi)
         if in_bin.any():
             ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())

@@ -31,7 +31,8 @@ _LINE_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("copyright line", re.compile(r"^(?:©|\(c\)|copyright\b|all rights reserved).{0,120}$", re.I)),
     ("source line", re.compile(r"^source:\s*\S.{0,40}$", re.I)),
     ("disclaimer", re.compile(
-        r".{0,80}\b(?:does not (?:always )?(?:share|endorse|support)(?: or (?:share|endorse|support))? the views|views (?:and opinions )?"
+        r".{0,80}\b(?:does not (?:always )?(?:share|endorse|support)(?: or (?:share|endorse|support))? the views|"
+        r"views (?:and opinions )?"
         r"expressed (?:here|in this article) are (?:those|solely)).{0,160}$", re.I)),
     ("video embed", re.compile(r"^(?:video embed|embedded video|video|watch(?: the)? video|"
                                r"play video|\[?embed\]?)$", re.I)),
@@ -124,7 +125,7 @@ def clean_text(text: str, title: str | None = None, known_outlets: tuple[str, ..
             continue
         seen.add(key)
         is_head = (title is not None and key == re.sub(r"\W+", " ", title.lower()).strip()) or (
-            _is_title_like(line) and not _is_shouting(line) or (not body_started and _is_shouting(line))
+            (_is_title_like(line) and not _is_shouting(line)) or (not body_started and _is_shouting(line))
         ) or (not body_started and _words(line) <= 15 and _single_sentence(line) and kept == [])
         if is_head:
             kept.append((line, "headline"))
@@ -133,6 +134,10 @@ def clean_text(text: str, title: str | None = None, known_outlets: tuple[str, ..
         out.repairs += n
         kept.append((fixed, "body"))
         body_started = True
+    if kept and all(kind == "headline" for _, kind in kept):
+        # nothing but "headlines" means a short text (one line from stdin, a tweet-sized item):
+        # its lines are the content, not headlines of a body that is missing
+        kept = [(repair_glue(line)[0], "body") for line, _ in kept]
     pos = 0
     parts: list[str] = []
     for line, kind in kept:

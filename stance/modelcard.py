@@ -27,11 +27,12 @@ def write_model_card(model_dir: str | Path) -> Path:
         "",
         f"- encoder: `{meta.get('base_model')}` fine-tuned jointly with one linear head per axis; "
         f"sentence vector = {meta.get('pooling')}",
-        f"- input: the sentence{' with its preceding sentence as a second segment' if meta.get('use_context') else ' alone'}"
-        f", at most {meta.get('max_length')} tokens (context cut first)",
+        "- input: the sentence"
+        + (" with its preceding sentence as a second segment" if meta.get("use_context") else " alone")
+        + f", at most {meta.get('max_length')} tokens (context cut first)",
         f"- weights: `{meta.get('weights_dtype')}` safetensors; loads as float32 with "
         "`stance.Predictor.from_pretrained(path)` (no pickle, no remote code)",
-        f"- calibrated softmax temperatures (fitted on dev): "
+        "- calibrated softmax temperatures (fitted on dev): "
         + ", ".join(f"{k} {v:.3f}" for k, v in meta.get("temperature", {}).items()),
         f"- seed {meta.get('seed')}, best epoch {meta.get('best_epoch')}, training time "
         f"{meta.get('train_seconds')} s, library versions: "

@@ -6,6 +6,7 @@ so one bad article never stops a batch. `read_articles` adds up what was read an
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -152,10 +153,8 @@ def load_manifest(path: Path) -> dict[str, dict[str, str]]:
 def _manifest_entry(manifest: dict[str, dict[str, str]], path: Path, root: Path | None) -> dict[str, str]:
     keys = [path.name, str(path)]
     if root is not None:
-        try:
+        with contextlib.suppress(ValueError):
             keys.insert(0, str(path.relative_to(root)))
-        except ValueError:
-            pass
     for key in keys:
         if key in manifest:
             return manifest[key]

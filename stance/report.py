@@ -39,7 +39,7 @@ HEDGED_COLOUR = COLOURS["certainty"]["believed"]
 ANONYMOUS_COLOUR = COLOURS["attribution"]["anonymous"]
 MATRIX_INK = (47, 75, 124)  # the heatmap ramp runs from white to this slate blue
 OPEN_ARTICLES_UP_TO = 30  # longer lists start collapsed
-CHART_NAME_CHARS = 32
+CHART_NAME_CHARS = 28
 
 #: copied from the stance.aggregate docstring, so the page and the tables agree
 DEFINITIONS: list[tuple[str, str]] = [
@@ -71,7 +71,7 @@ def render_report(sentences: pd.DataFrame, outlets: pd.DataFrame, stories: pd.Da
         parts.append(_articles(sentences, articles, outlets, meta))
     else:
         parts.append('<section id="nothing" class="notice"><h2>Nothing was scored</h2>'
-                     "<p>No article produced any sentences, so there are no shares to compare."
+                     "<p>No body sentences were scored, so there are no shares to compare."
                      + (" The failures are listed below." if failures else "") + "</p></section>")
     if failures:
         parts.append(_failures(failures))
@@ -197,7 +197,9 @@ def _header(sentences: pd.DataFrame, outlets: pd.DataFrame, articles: pd.DataFra
     unc_note = (f" Sentences whose top label has probability below {min_conf:g} are labelled "
                 "<code>uncertain</code> and stay in the denominator."
                 if not math.isnan(min_conf) and min_conf > 0 else "")
-    legend = " ".join(f"{_swatch(ax, lab)}{_e(lab)}" for ax in AXES for lab in AXES[ax])
+    legend = " ".join(f"<span>{_swatch(ax, lab)}{_e(lab)}</span>"
+                      for ax in AXES for lab in AXES[ax])
+    legend += f' <span>{_swatch("certainty", UNCERTAIN)}{UNCERTAIN} (below min confidence)</span>'
     return f"""<header id="top">
 <h1>How outlets hedge and source their reporting</h1>
 <p class="lede">Every sentence was labelled on two axes: <b>certainty</b> (confirmed / believed /
@@ -223,7 +225,7 @@ sentence-level intervals are too narrow: treat them as optimistic.</p>
 
 def _charts(outlets: pd.DataFrame) -> str:
     """Stacked label shares for both axes and the two headline indices with their CIs."""
-    names = [_name(o) for o in outlets["outlet"]]
+    names = _chart_names(outlets)
     return f"""<section id="charts">
 <h2>Label shares per outlet</h2>
 <p class="note">Share of body sentences per label; each bar sums to 100%.</p>
@@ -240,14 +242,20 @@ confidence intervals</figcaption>
 
 
 def _rc() -> dict[str, Any]:
-    return {"font.family": "sans-serif", "font.size": 9, "svg.fonttype": "none",
+    return {"font.family": "sans-serif", "font.size": 10, "svg.fonttype": "none",
             "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#8c959f",
             "xtick.color": "#57606a", "ytick.color": "#1f2328", "axes.labelcolor": "#1f2328",
             "hatch.linewidth": 0.7, "hatch.color": "#8c8c8c", "svg.hashsalt": "stance"}
 
 
-def _chart_names(names: list[str]) -> list[str]:
-    return [n if len(n) <= CHART_NAME_CHARS else n[:CHART_NAME_CHARS - 1] + "…" for n in names]
+def _chart_names(outlets: pd.DataFrame) -> list[str]:
+    """Axis labels: the outlet (shortened if very long) and its number of body sentences."""
+    out = []
+    for name, n in zip(outlets["outlet"], outlets["n_sentences"], strict=True):
+        name = _name(name)
+        name = name if len(name) <= CHART_NAME_CHARS else name[:CHART_NAME_CHARS - 1] + "…"
+        out.append(f"{name}  (n={n})")
+    return out
 
 
 def _fig_height(n: int) -> float:
@@ -260,7 +268,7 @@ def _stacked_svg(outlets: pd.DataFrame, names: list[str], axis: str) -> str:
                                      for lab in labels]).T)
     y = np.arange(len(names))
     with rc_context(_rc()):
-        fig = Figure(figsize=(6.2, _fig_height(len(names))))
+        fig = Figure(figsize=(4.5, _fig_height(len(names))))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         left = np.zeros(len(names))
@@ -272,18 +280,20 @@ def _stacked_svg(outlets: pd.DataFrame, names: list[str], axis: str) -> str:
                     linewidth=0.6, hatch="////" if lab == UNCERTAIN else None)
             for yi, v, x0 in zip(y, vals, left, strict=True):
                 if v >= 0.06:
-                    ax.text(x0 + v / 2, yi, f"{v:.0%}", ha="center", va="center", fontsize=8,
+                    ax.text(x0 + v / 2, yi, f"{v:.0%}", ha="center", va="center", fontsize=9,
                             color=_ink(colour))
             left = left + vals
         ax.set_xlim(0, 1)
         ax.set_ylim(len(names) - 0.5, -0.5)
-        ax.set_yticks(y, _chart_names(names))
+        ax.set_yticks(y, names)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(labels), frameon=False,
-                  fontsize=8.5, handlelength=1.1, handleheight=1.1, columnspacing=1.2,
-                  borderaxespad=0.3)
+        # right-aligned, so a long legend grows over the empty space above the outlet names
+        # instead of widening the figure (which would shrink it on the page)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(labels), frameon=False,
+                  fontsize=9.5, handlelength=1.0, handleheight=1.0, columnspacing=1.0,
+                  handletextpad=0.4, borderaxespad=0.3)
         return _svg(fig, f"fig-{axis}")
 
 
@@ -305,20 +315,20 @@ def _ci_svg(outlets: pd.DataFrame, names: list[str]) -> str:
             ax.errorbar(v[ok], y[ok], xerr=err[:, ok], fmt="o", color=colour, ecolor=colour,
                         elinewidth=1.8, capsize=3.5, markersize=6.5, markeredgecolor="white")
             top = np.nanmax(np.concatenate([hi, v])) if ok.any() else 0.0
-            xmax = min(1.0, max(0.1, math.ceil((top + 0.1) * 10) / 10))
-            for yi, vi, hii in zip(y[ok], v[ok], hi[ok], strict=True):
-                ax.text(min(hii, xmax) + xmax * 0.015, yi, f"{vi:.0%}", va="center",
-                        fontsize=8, color="#1f2328")
+            xmax = min(1.0, max(0.1, math.ceil((top + 0.05) * 10) / 10))
+            for yi, vi in zip(y[ok], v[ok], strict=True):
+                ax.text(vi, yi - 0.14, f"{vi:.0%}", ha="center", va="bottom", fontsize=9,
+                        color="#1f2328")
             ax.set_xlim(0, xmax)
-            ax.set_title(title, loc="left", fontsize=9.5, fontweight="bold", color=colour)
+            ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold", color=colour)
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
             ax.grid(axis="x", color="#d8dee4", linewidth=0.6)
             ax.set_axisbelow(True)
             ax.tick_params(axis="y", length=0)
             ax.spines["left"].set_visible(False)
-        axes[0].set_yticks(y, _chart_names(names))
-        axes[0].set_ylim(len(names) - 0.5, -0.5)
-        fig.subplots_adjust(wspace=0.08)
+        axes[0].set_yticks(y, names)
+        axes[0].set_ylim(len(names) - 0.5, -0.6)
+        fig.subplots_adjust(wspace=0.16)
         return _svg(fig, "fig-ci")
 
 
@@ -470,8 +480,7 @@ is the 95% interval.</p>
 def _articles(sentences: pd.DataFrame, articles: pd.DataFrame, outlets: pd.DataFrame,
               meta: dict) -> str:
     """Every scored article, sentence by sentence, coloured by the label axis the reader picks."""
-    stats = aggregate.article_table(sentences).to_dict("records")
-    per_article = {r["article_id"]: r for r in stats}
+    per_article = _article_stats(sentences)
     ledger = {}
     if "article_id" in articles:
         ledger = {r["article_id"]: r for r in articles.to_dict("records")}
@@ -514,6 +523,23 @@ probabilities. Headlines are shown as headings and are not counted in the shares
 {"".join(outlet_blocks)}
 </div>
 </section>"""
+
+
+def _article_stats(sentences: pd.DataFrame) -> dict[Any, dict[str, float]]:
+    """Per-article body counts and shares with the definitions of `aggregate` (uncertain stays in
+    the denominator), vectorised: `aggregate.article_table` groups article by article, which is
+    needlessly slow for a page with hundreds of articles."""
+    body = _body(sentences)
+    if not len(body):
+        return {}
+    flags = pd.DataFrame({"article_id": body["article_id"],
+                          "hedged": body["certainty"].isin(["believed", "unclear"]),
+                          "anonymous": body["attribution"].eq("anonymous")})
+    grouped = flags.groupby("article_id", sort=False, dropna=False)
+    n = grouped.size()
+    sums = grouped[["hedged", "anonymous"]].sum()
+    return {aid: {"n_sentences": int(n[aid]), "hedged_share": sums.at[aid, "hedged"] / n[aid],
+                  "anonymous_share": sums.at[aid, "anonymous"] / n[aid]} for aid in n.index}
 
 
 def _article_order(sentences: pd.DataFrame, articles: pd.DataFrame) -> list[Any]:
@@ -607,7 +633,7 @@ def _hover(rec: Mapping[str, Any], min_conf: float) -> str:
         label = rec.get(axis)
         top, p_top = rec.get(f"{axis}_top"), _num(rec.get(f"{axis}_prob"))
         if label == UNCERTAIN and not _missing(top):
-            bound = f" < {min_conf:g}" if not math.isnan(min_conf) else ""
+            bound = f" < {min_conf:g}" if min_conf > 0 else ""  # NaN compares False
             head = f"{axis}: {UNCERTAIN} (best guess {top}, p={p_top:.2f}{bound})"
         else:
             head = f"{axis}: {label}" + ("" if math.isnan(p_top) else f" (p={p_top:.2f})")
@@ -730,9 +756,10 @@ table.matrix tr.tot th{color:var(--muted);font-weight:normal}
 table.data{width:100%;font-size:14px}
 table.data th,table.data td{border-bottom:1px solid var(--line);padding:7px 10px;text-align:left;
  vertical-align:top}
-table.data thead th{background:var(--soft);font-size:12.5px;text-transform:uppercase;
- letter-spacing:.02em;color:#424a53;white-space:nowrap}
+table.data thead th{background:var(--soft);font-size:12px;text-transform:uppercase;
+ letter-spacing:.02em;color:#424a53;vertical-align:bottom}
 table.data td.n{font-variant-numeric:tabular-nums;text-align:right}
+table.data tbody th{min-width:9em}
 table.data td.err{color:#a40e26}
 .ci{display:block;font-size:12px;color:var(--muted);white-space:nowrap}
 .story{margin-bottom:8px}
@@ -765,8 +792,13 @@ table.data td.err{color:#a40e26}
 .toc a{color:var(--accent);text-decoration:none}
 .outlet>h3{font-size:18px;margin-top:28px;padding-bottom:4px;border-bottom:2px solid var(--ink)}
 details.article{border:1px solid var(--line);border-radius:8px;margin:10px 0;background:#fff}
-details.article>summary{cursor:pointer;padding:10px 14px;background:var(--soft);border-radius:8px;
- list-style-position:outside;margin-left:14px}
+details.article>summary{cursor:pointer;padding:10px 14px 10px 34px;background:var(--soft);
+ border-radius:8px;list-style:none;position:relative}
+details.article>summary::-webkit-details-marker{display:none}
+details.article>summary::before{content:"";position:absolute;left:14px;top:17px;
+ border:5px solid transparent;border-left:7px solid var(--muted);transition:transform .1s;
+ transform-origin:2px 5px}
+details.article[open]>summary::before{transform:rotate(90deg)}
 details.article[open]>summary{border-bottom:1px solid var(--line);border-radius:8px 8px 0 0}
 .art-title{font-weight:600;font-size:15.5px}
 .art-meta{display:block;font-size:12.5px;color:var(--muted);margin-top:2px}

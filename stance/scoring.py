@@ -95,9 +95,7 @@ def score_inputs(inputs: Sequence[str | Path], out_dir: str | Path | None, reade
     _dedupe_ids(articles)
     records: list[dict[str, Any]] = []
     article_rows: list[dict[str, Any]] = []
-    done = 0
-    for res in predictor.iter_scored(articles):
-        done += 1
+    for done, res in enumerate(predictor.iter_scored(articles), 1):
         if progress is not None:
             progress("articles", done, len(articles))
         if res.error is not None:

@@ -56,19 +56,27 @@ def _split_inside_quotes(piece: str) -> list[str]:
     return [p for p in out if p]
 
 
-def _split_paragraph(par: str) -> list[str]:
+def _split_spans(par: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) within one paragraph."""
     pieces = [q for p in _segmenter().segment(par) if p.strip() for q in _split_inside_quotes(p.strip())]
-    merged: list[str] = []
+    spans: list[tuple[int, int]] = []
+    cursor = 0
     for piece in pieces:
-        if merged and (
-            _ABBREV_TAIL.search(merged[-1])  # "Brig." + "Gen. Patrick Ryder said"
+        start, end = _locate(par, piece, cursor)
+        cursor = end
+        if spans and (
+            _ABBREV_TAIL.search(par[spans[-1][0] : spans[-1][1]])  # "Brig." + "Gen. Patrick Ryder said"
             or piece[0].islower()  # "...,” + "the secretary said." (never a new sentence)
             or re.fullmatch(r"[\"'”’)\]]+", piece)  # a stray closing quote
         ):
-            merged[-1] = merged[-1] + " " + piece
+            spans[-1] = (spans[-1][0], end)
         else:
-            merged.append(piece)
-    return merged
+            spans.append((start, end))
+    return spans
+
+
+def _split_paragraph(par: str) -> list[str]:
+    return [par[a:b] for a, b in _split_spans(par)]
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
@@ -76,7 +84,7 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
     idx = text.find(piece, cursor)
     if idx >= 0:
         return idx, idx + len(piece)
-    pattern = r"\s+".join(re.escape(tok) for tok in piece.split())
+    pattern = r"\s*".join(re.escape(ch) for ch in piece if not ch.isspace())
     m = re.compile(pattern).search(text, cursor)
     if m is None:  # pragma: no cover - pysbd with clean=False does not rewrite text
         raise ValueError(f"segmenter produced text not in the input: {piece[:60]!r}")
@@ -88,16 +96,11 @@ def segment_clean(clean: CleanText) -> list[Sentence]:
     out: list[Sentence] = []
     for p_idx, par in enumerate(clean.paragraphs):
         chunk = clean.text[par.start : par.end]
-        pieces = [chunk] if par.kind == "headline" else _split_paragraph(chunk)
-        cursor = par.start
-        for piece in pieces:
-            # pieces are merged with single spaces; locate each original fragment span instead
-            start, end = _locate(clean.text, piece, cursor)
-            if end > par.end:
-                end = par.end
+        spans = [(0, len(chunk))] if par.kind == "headline" else _split_spans(chunk)
+        for a, b in spans:
+            start, end = par.start + a, par.start + b
             out.append(Sentence(len(out), start, end, clean.text[start:end], p_idx,
                                 par.kind == "headline"))
-            cursor = end
     return out
 
 

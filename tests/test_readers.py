@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from stance.readers import Article, ReaderOptions, ReadError, decode_bytes, iter_articles, read_articles
+from stance.readers import (
+    Article,
+    ReaderOptions,
+    ReadError,
+    decode_bytes,
+    iter_articles,
+    read_articles,
+)
 from tests.conftest import SEEDS
 
 
@@ -45,7 +52,7 @@ def test_outlet_from_parent_directory_and_unknown(tmp_path: Path):
     (tmp_path / "Daily Planet").mkdir()
     (tmp_path / "Daily Planet" / "a.txt").write_text("The mayor resigned on Friday.", encoding="utf-8")
     (tmp_path / "b.txt").write_text("Rain is expected tomorrow.", encoding="utf-8")
-    arts, errs, _ = read_articles([tmp_path])
+    arts, _errs, _ = read_articles([tmp_path])
     by_id = {a.id: a for a in arts}
     assert by_id["a"].outlet == "Daily Planet" and by_id["a"].outlet_origin == "directory"
     assert by_id["b"].outlet == "unknown" and by_id["b"].outlet_origin == "unknown"
@@ -150,7 +157,7 @@ def test_unreadable_directory_entry_is_reported_not_raised(tmp_path: Path):
 
 
 def test_decode_fallback_is_declared():
-    text, note = decode_bytes("café".encode("utf-8"))
+    text, note = decode_bytes("café".encode())
     assert (text, note) == ("café", None)
     text, note = decode_bytes(b"caf\xe9 cr\xe8me")
     assert text == "café crème" and note is not None and "decoded as" in note

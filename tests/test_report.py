@@ -257,7 +257,7 @@ def test_one_inline_svg_per_chart(report: tuple[pd.DataFrame, str, Page]) -> Non
 
 
 def test_every_sentence_once_in_a_coloured_span(report: tuple[pd.DataFrame, str, Page]) -> None:
-    sentences, _, p = report
+    sentences, page, p = report
     assert len(p.spans) == len(sentences)
     for row in sentences.itertuples():
         hits = [s for s in p.spans if s["text"] == row.text]
@@ -268,6 +268,12 @@ def test_every_sentence_once_in_a_coloured_span(report: tuple[pd.DataFrame, str,
         assert span["data-attribution"] == row.attribution
         assert ("hl" in span["class"]) == row.is_headline
         assert ("h4" in span["in"]) == row.is_headline, "headlines are headings, body is <p>"
+    # each class used has a colour rule under its toggle (the browser test checks the result)
+    style = page[page.index("<style>"):page.index("</style>")]
+    for radio, a, axis in (("cert", "c", "certainty"), ("attr", "a", "attribution")):
+        for label in sentences[axis].unique():
+            selector = rf"#colour-{radio}:checked~\.articles \.{a}-{label}\b"
+            assert re.search(selector + r"[^{}]*\{background-color:#", style), (axis, label)
 
 
 def test_hover_titles_carry_labels_and_probabilities(report: tuple[pd.DataFrame, str, Page]
@@ -292,6 +298,15 @@ def test_text_is_grouped_by_paragraph(report: tuple[pd.DataFrame, str, Page]) ->
     assert len(paragraphs) == 2
     assert "Dock workers" in paragraphs[0] and "Maria Okafor" in paragraphs[0]
     assert "could spread" in paragraphs[1] and "People close" in paragraphs[1]
+
+
+def test_article_headers_match_article_table(report: tuple[pd.DataFrame, str, Page]) -> None:
+    sentences, page, _ = report
+    for row in aggregate.article_table(sentences).to_dict("records"):
+        block = page[page.index(f'<span class="mono">{row["article_id"]}</span>'):]
+        block = block[:block.index("</summary>")]
+        assert (f"{row['n_sentences']} body sentences · hedged {100 * row['hedged_share']:.0f}%"
+                f" · anonymous {100 * row['anonymous_share']:.0f}%") in block, row["article_id"]
 
 
 def test_outlets_present_and_escaped(report: tuple[pd.DataFrame, str, Page]) -> None:
@@ -330,7 +345,10 @@ def test_matrix_counts_and_uncertain_row(report: tuple[pd.DataFrame, str, Page])
         # certainty has an uncertain sentence, attribution does not: a row but no column
         assert re.search(r'<tbody>.*<th scope="row"><i class="sw sw-c-uncertain">', table, re.S)
         assert "sw-a-uncertain" not in table
-    assert "<b>1</b><small>100%</small>" in matrix  # the uncertain row of Northern Post
+    northern = dict(cards)["Northern Post &amp; Courier"]
+    row = re.search(r'sw-c-uncertain"></i>uncertain</th>(.*?)</tr>', northern).group(1)
+    cells = re.findall(r"<b>(\d+)</b><small>(\d+)%</small>", row)
+    assert cells == [("0", "0"), ("0", "0"), ("1", "100")]  # named, anonymous, none
 
 
 def test_story_section_only_with_stories() -> None:

@@ -101,13 +101,13 @@ def _print_table(console, result) -> None:  # type: ignore[no-untyped-def]
         console.print("no sentences scored")
         return
     t = Table(title="Per outlet (body sentences; 95% bootstrap CI)")
-    for col in ("outlet", "articles", "sentences", "hedged", "unclear", "anonymous",
-                "anonymous of sourced", "unsourced"):
-        t.add_column(col, justify="left" if col == "outlet" else "right")
+    t.add_column("outlet", no_wrap=True)
+    for col in ("articles", "sentences", "hedged", "unclear", "anonymous", "anon. of sourced"):
+        t.add_column(col, justify="right", no_wrap=col in ("hedged", "anonymous"))
     for _, r in df.iterrows():
         t.add_row(str(r["outlet"]), str(r["n_articles"]), str(r["n_sentences"]),
                   _pct(r["hedged_share"], r["hedged_share_lo"], r["hedged_share_hi"]),
                   _pct(r["share_certainty_unclear"]),
                   _pct(r["anonymous_share"], r["anonymous_share_lo"], r["anonymous_share_hi"]),
-                  _pct(r["anonymous_of_attributed"]), _pct(r["share_attribution_none"]))
+                  _pct(r["anonymous_of_attributed"]))
     console.print(t)

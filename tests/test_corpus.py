@@ -1,0 +1,140 @@
+"""The shipped corpus files and the labelled-format loader."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from stance.corpus import (
+    CorpusError,
+    assign_splits,
+    load_labelled,
+    load_splits,
+    near_duplicate_pairs,
+    stats,
+)
+from stance.labels import ATTRIBUTION, CERTAINTY
+from tests.conftest import ROOT
+
+DATA = ROOT / "training/data"
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return load_splits(DATA)
+
+
+def test_corpus_size_and_balance(splits):
+    rows = [r for v in splits.values() for r in v]
+    assert len({r.article_id for r in rows}) >= 350
+    assert len(rows) >= 5000
+    combos = Counter((r.certainty, r.attribution) for r in rows)
+    for c in CERTAINTY:
+        for a in ATTRIBUTION:
+            assert combos[(c, a)] >= 300, (c, a)
+    assert len({r.topic for r in rows}) >= 12
+    assert len({r.outlet_style for r in rows}) >= 8
+
+
+def test_no_leakage_between_splits(splits):
+    owner: dict[str, str] = {}
+    story_owner: dict[str, str] = {}
+    for split, rows in splits.items():
+        for r in rows:
+            assert owner.setdefault(r.article_id, split) == split, r.article_id
+            assert story_owner.setdefault(r.story_id, split) == split, r.story_id
+    s = stats(splits)
+    assert s["duplicates"]["cross_split_pairs"] == 0
+    assert s["duplicates"]["articles_in_several_splits"] == 0
+
+
+def test_heldout_topics_only_in_test(splits):
+    for split in ("train", "dev"):
+        assert not {r.topic for r in splits[split]} & {"sports", "culture"}
+    assert {"sports", "culture"} <= {r.topic for r in splits["test"]}
+    assert {r.topic for r in splits["test"]} - {"sports", "culture"}, "test needs in-distribution articles too"
+
+
+def test_context_is_previous_sentence(splits):
+    for rows in splits.values():
+        by_article: dict[str, list] = {}
+        for r in rows:
+            by_article.setdefault(r.article_id, []).append(r)
+        for arts in by_article.values():
+            arts.sort(key=lambda r: r.sentence_index)
+            assert arts[0].context == "" and arts[0].is_headline
+            for prev, cur in itertools.pairwise(arts):
+                assert cur.context == prev.text
+
+
+def test_near_duplicates_are_few(splits):
+    rows = [r for v in splits.values() for r in v]
+    pairs = near_duplicate_pairs([r.text for r in rows])
+    assert len(pairs) <= 0.01 * len(rows)
+
+
+def test_seed_labels_are_valid_and_never_in_training(splits):
+    seeds = load_labelled(ROOT / "seeds/labels.jsonl")
+    assert len(seeds) == 93
+    train_texts = {r.text for r in splits["train"]}
+    assert not any(s.text in train_texts for s in seeds)
+    cross = [p for p in near_duplicate_pairs([s.text for s in seeds] + sorted(train_texts))
+             if p[0] < len(seeds) <= p[1]]
+    assert cross == []
+
+
+def test_near_duplicate_pairs_finds_paraphrase_and_ignores_different():
+    texts = ["The council approved the budget on Tuesday by a vote of seven to two.",
+             "The council approved the budget on Tuesday by a vote of eight to one.",
+             "Heavy rain flooded the valley overnight."]
+    pairs = near_duplicate_pairs(texts)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 1)]
+
+
+def test_assign_splits_keeps_stories_together(splits):
+    rows = splits["train"][:600]
+    out = assign_splits(rows, heldout_topics=[], seed=1)
+    story_split: dict[str, set[str]] = {}
+    for r in rows:
+        story_split.setdefault(r.story_id, set()).add(out[r.article_id])
+    assert all(len(v) == 1 for v in story_split.values())
+
+
+def _write(tmp_path: Path, rows: list) -> Path:
+    p = tmp_path / "x.jsonl"
+    p.write_text("".join((json.dumps(r) if not isinstance(r, str) else r) + "\n" for r in rows),
+                 encoding="utf-8")
+    return p
+
+
+GOOD = {"article_id": "a", "sentence_index": 0, "text": "It rained.", "certainty": "confirmed",
+        "attribution": "none"}
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({**GOOD, "certainty": "sure"},
+     "x.jsonl:2: unknown certainty label 'sure' (expected one of: confirmed, believed, unclear)"),
+    ({**GOOD, "text": "  "}, "x.jsonl:2: empty text"),
+    ({k: v for k, v in GOOD.items() if k != "attribution"}, "x.jsonl:2: missing field(s) attribution"),
+    ({**GOOD, "colour": "red"}, "x.jsonl:2: unknown field(s) colour"),
+    ("{oops", "x.jsonl:2: invalid JSON"),
+    ({**GOOD, "sentence_index": -1}, "x.jsonl:2: sentence_index must be a non-negative integer"),
+    (GOOD, "x.jsonl:2: duplicate sentence a#0"),
+])
+def test_loader_errors_name_file_and_line(tmp_path: Path, row, message: str):
+    p = _write(tmp_path, [GOOD, row])
+    with pytest.raises(CorpusError) as exc:
+        load_labelled(p)
+    assert message in str(exc.value)
+
+
+def test_loader_missing_and_empty(tmp_path: Path):
+    with pytest.raises(CorpusError, match="no such file"):
+        load_labelled(tmp_path / "none.jsonl")
+    (tmp_path / "e.jsonl").write_text("\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no labelled rows"):
+        load_labelled(tmp_path / "e.jsonl")
