@@ -41,10 +41,13 @@ class TorchBackend:
 
 
 class OnnxBackend:
+    """The int8 ONNX export on onnxruntime (exported on first use, see stance/export.py)."""
+
     def __init__(self, model_dir: Path, num_threads: int | None = None, path: Path | None = None) -> None:
-        from stance.export import load_onnx_session
+        from stance.export import load_onnx_session, output_name
 
         self.session, self.tokenizer, self.axes = load_onnx_session(model_dir, path, _threads(num_threads))
+        self.output_names = [output_name(axis) for axis in self.axes]
 
     def logits(self, texts: list[str], contexts: list[str] | None, max_length: int, batch_size: int,
                progress: Callable[[int], None] | None = None) -> tuple[dict[str, np.ndarray], int]:
@@ -52,24 +55,37 @@ class OnnxBackend:
 
         enc = encode_pairs(self.tokenizer, texts, contexts, max_length)
         n = len(texts)
-        order = np.argsort([len(x) for x in enc.input_ids], kind="stable")
         out = {axis: np.zeros((n, k), dtype=np.float32) for axis, k in self.axes.items()}
-        pad = self.tokenizer.pad_token_id or 0
+        if n == 0:
+            return out, enc.truncated
+        ids_all, types_all, lengths = padded_arrays(enc.input_ids, enc.token_type_ids,
+                                                    self.tokenizer.pad_token_id or 0)
+        order = np.argsort(lengths, kind="stable")  # batches of similar length pad little
+        positions = np.arange(ids_all.shape[1])
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            width = max(len(enc.input_ids[i]) for i in idx)
-            ids = np.full((len(idx), width), pad, dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for r, i in enumerate(idx):
-                a = enc.input_ids[i]
-                ids[r, : len(a)] = a
-                types[r, : len(a)] = enc.token_type_ids[i]
-                mask[r, : len(a)] = 1
-            res = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": types})
-            for axis, val in zip(self.axes, res, strict=True):
+            width = int(lengths[idx[-1]])  # sorted: the last is the longest
+            feed = {"input_ids": ids_all[idx, :width], "token_type_ids": types_all[idx, :width],
+                    "attention_mask": (positions[:width] < lengths[idx, None]).astype(np.int64)}
+            for axis, val in zip(self.axes, self.session.run(self.output_names, feed), strict=True):
                 out[axis][idx] = val
             if progress is not None:
                 progress(len(idx))
         return out, enc.truncated
+
+
+def padded_arrays(ids: list[list[int]], types: list[list[int]], pad_id: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All sequences right-padded into (n, longest) int64 arrays in one vectorised scatter, so
+    a batch is a row slice instead of a Python loop over sentences."""
+    from itertools import chain
+
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    width = int(lengths.max()) if len(ids) else 0
+    filled = np.arange(width) < lengths[:, None]
+    total = int(lengths.sum())
+    ids_all = np.full((len(ids), width), pad_id, dtype=np.int64)
+    types_all = np.zeros((len(ids), width), dtype=np.int64)
+    ids_all[filled] = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=total)
+    types_all[filled] = np.fromiter(chain.from_iterable(types), dtype=np.int64, count=total)
+    return ids_all, types_all, lengths

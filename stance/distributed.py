@@ -424,40 +424,48 @@ def score_with_ray(inputs: Sequence[str | Path], out_dir: str | Path, reader: Re
         pending = [a for a in final_ids if a not in done]
         if pending:
             shard_dir.mkdir(parents=True, exist_ok=True)
-            threads = max(1, int(cpus_per_actor))
-            ds = (ray.data.read_datasource(_ArticleSource(specs, reader))
+            # Readers get what the actors leave of the cluster's CPUs, at most one each: with
+            # every CPU held by an actor a reader asking for one would never be scheduled.
+            spare = ray.cluster_resources().get("CPU", 0.0) - num_actors * cpus_per_actor
+            read_cpus = {"num_cpus": min(1.0, max(0.0, spare))}
+            ds = (ray.data.read_datasource(_ArticleSource(specs, reader), ray_remote_args=read_cpus)
                   .map_batches(_select_pending, batch_format="pyarrow", batch_size=None,
                                fn_kwargs={"done": frozenset(done), "renames": renames})
                   .map_batches(_Scorer, batch_format="pyarrow", batch_size=batch_articles,
                                fn_constructor_kwargs={"opts": opts, "shard_dir": str(shard_dir),
-                                                      "num_threads": threads},
-                               concurrency=num_actors, num_cpus=cpus_per_actor,
-                               num_gpus=gpus_per_actor or None))
+                                                      "num_threads": max(1, int(cpus_per_actor))},
+                               compute=ray.data.ActorPoolStrategy(size=num_actors),
+                               num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None))
             n = 0
             for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
                 n += batch.num_rows
                 if progress is not None:
                     progress("articles", n, len(pending))
+        result = _collect(shard_dir, order, read_errors, summary, opts, load_sentences)
     finally:
         if started:
             ray.shutdown()
-
-    result = _collect(shard_dir, order, read_errors, summary, opts, load_sentences)
     result.seconds = time.time() - t0
     result.files = _write(result, out, opts, load_sentences)
     return result
 
 
+def _shard_tables(path: str, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-article cell counts and article rows of one shard's claimed articles (a Ray task:
+    the per-article pandas work is the slow part of aggregating, so it runs where the shards are)."""
+    df = pq.read_table(path, columns=AGG_COLUMNS).to_pandas()
+    df = df[df["article_id"].isin(set(ids))]
+    return aggregate.article_cell_counts(df), aggregate.article_table(df)
+
+
 def _collect(shard_dir: Path, order: dict[str, int],
              read_errors: list[tuple[tuple[int, int], ReadError]], summary: ReadSummary,
              opts: ScoreOptions, load_sentences: bool) -> ScoreResult:
-    """Aggregates from the shards, for the articles of this input (a shard's article belongs to
-    the first shard, in name order, that holds it; articles no longer in the input are left out)."""
+    """Aggregates from the shards, for the articles of this input (an article belongs to the
+    first shard, in name order, that holds it; articles no longer in the input are left out)."""
     claimed: set[str] = set()
     stubs: list[dict[str, Any]] = []
-    counts: list[pd.DataFrame] = []
-    per_article: list[pd.DataFrame] = []
-    sentences: list[pd.DataFrame] = []
+    claims: list[tuple[Path, list[str]]] = []
     truncated = 0
     for shard in _complete_shards(shard_dir):
         mine = {s["article_id"] for s in shard.stubs if s["article_id"] in order} - claimed
@@ -466,14 +474,16 @@ def _collect(shard_dir: Path, order: dict[str, int],
         claimed |= mine
         truncated += shard.truncated
         stubs += [s for s in shard.stubs if s["article_id"] in mine]
-        df = pq.read_table(shard.path, columns=None if load_sentences else AGG_COLUMNS).to_pandas()
-        df = df[df["article_id"].isin(mine)]
-        if not len(df):
-            continue
-        counts.append(aggregate.article_cell_counts(df))
-        per_article.append(aggregate.article_table(df))
-        if load_sentences:
-            sentences.append(df)
+        claims.append((shard.path, sorted(mine)))
+    task = ray.remote(num_cpus=1)(_shard_tables)
+    tables = ray.get([task.remote(str(path), ids) for path, ids in claims])
+    counts = [c for c, _ in tables if len(c)]
+    per_article = [a for _, a in tables if len(a)]
+    sentences = []
+    if load_sentences:
+        for path, ids in claims:
+            df = pq.read_table(path).to_pandas()
+            sentences.append(df[df["article_id"].isin(set(ids))])
 
     stubs.sort(key=lambda s: order[s["article_id"]])
     errors = [{**e.to_dict(), "stage": "read"} for _, e in read_errors]
@@ -491,7 +501,7 @@ def _collect(shard_dir: Path, order: dict[str, int],
                               how="left")
     else:
         outlets = pd.DataFrame()
-    if sentences:
+    if any(len(df) for df in sentences):
         sent = pd.concat(sentences, ignore_index=True)
         key = sent["article_id"].map(order)
         sent = (sent.assign(_order=key).sort_values(["_order", "sentence_index"], kind="stable")

@@ -89,9 +89,15 @@ def encode_pairs(tokenizer: Any, texts: list[str], contexts: list[str] | None, m
     """[CLS] sentence [SEP] context [SEP], cutting the context from its start (keeping the words
     next to the sentence) and the sentence only when it alone is too long."""
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    sent_ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    ctx_ids = (tokenizer(contexts, add_special_tokens=False)["input_ids"]
-               if contexts is not None else [None] * len(texts))
+    if not texts:
+        return EncodedBatch([], [], 0)
+    # each distinct string is tokenized once: in an article a sentence's context is the sentence
+    # before it, so this halves the tokenizer's work (the token lists are only read below)
+    unique = list(dict.fromkeys([*texts, *(contexts or ())]))
+    tokens = dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"],
+                      strict=True))
+    sent_ids = [tokens[t] for t in texts]
+    ctx_ids = [tokens[c] for c in contexts] if contexts is not None else [None] * len(texts)
     ids_out, types_out, truncated = [], [], 0
     budget = max_length - 2
     for s, c in zip(sent_ids, ctx_ids, strict=True):

@@ -36,6 +36,16 @@ def score(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or table"),
     as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary to stdout"),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="exit 0 even if some inputs failed"),
+    engine: str = typer.Option("local", "--engine",
+                               help="local, or ray: score on a Ray cluster, resumably (docs/ray.md)"),
+    ray_address: str | None = typer.Option(None, "--ray-address",
+                                           help="Ray cluster: auto or ray://host:10001 "
+                                           "(default: start a local Ray)"),
+    actors: int = typer.Option(2, "--actors", min=1, help="--engine ray: model actors"),
+    cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", min=0.0,
+                                         help="--engine ray: CPUs reserved per actor"),
+    gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", min=0.0,
+                                         help="--engine ray: GPUs per actor (with --device cuda)"),
 ) -> None:
     """Label every sentence of the inputs and compare outlets; see docs/outputs.md."""
     from rich.console import Console
@@ -46,12 +56,29 @@ def score(
 
     if by not in (None, "story"):
         fail(f"--by must be 'story', got {by!r}")
+    if engine not in ("local", "ray"):
+        fail(f"--engine must be 'local' or 'ray', got {engine!r}")
+    if engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            fail("--engine ray needs Ray: pip install 'stance[ray]'")
     reader = ReaderOptions(text_column=text_column, outlet_column=outlet_column,
                            title_column=title_column, id_column=id_column, story_column=story_column,
                            manifest=manifest, infer_outlets=not no_infer_outlet)
     opts = ScoreOptions(model=model, backend=backend, device=device, batch_size=batch_size,
                         num_threads=threads, min_confidence=min_confidence, format=fmt,
                         by_story=by == "story", report=not no_report)
+
+    def run(progress=None):  # type: ignore[no-untyped-def]
+        if engine == "ray":  # imported only here: the local engine never imports ray
+            from stance.distributed import score_with_ray
+
+            return score_with_ray(inputs, output, reader, opts, address=ray_address,
+                                  num_actors=actors, cpus_per_actor=cpus_per_actor,
+                                  gpus_per_actor=gpus_per_actor, progress=progress)
+        return score_inputs(inputs, output, reader, opts, progress=progress)
+
     err = Console(stderr=True)
     show = not quiet and not as_json
     if show:
@@ -62,9 +89,9 @@ def score(
             def progress(_: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = score_inputs(inputs, output, reader, opts, progress=progress)
+            result = run(progress)
     else:
-        result = score_inputs(inputs, output, reader, opts)
+        result = run()
 
     for e in result.errors:
         where = f"{e['source']}:{e['line']}" if e.get("line") else e["source"]
