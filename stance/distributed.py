@@ -46,16 +46,14 @@ from ray.data.datasource import FileBasedDatasource
 from stance import aggregate
 from stance.io import atomic_open, atomic_write_text
 from stance.readers import (
-    MANIFEST_NAMES,
-    SUPPORTED,
     Article,
     ReaderOptions,
     ReadError,
     ReadSummary,
-    _files_under,
     _manifest_entry,
     _read_one,
     _record_to_article,
+    directory_collection,
     load_manifest,
 )
 from stance.scoring import (
@@ -123,21 +121,8 @@ def _plan(inputs: Sequence[str | Path], opts: ReaderOptions) -> list[_FileSpec |
             raise ValueError(f"{item}: --engine ray reads paths on a shared filesystem, not URLs")
         path = Path(item)
         if path.is_dir():
-            local = dict(manifest)
-            for name in MANIFEST_NAMES:
-                if opts.manifest is None and (path / name).is_file():
-                    try:
-                        local.update(load_manifest(path / name))
-                    except (OSError, ValueError, csv.Error) as exc:
-                        out.append(ReadError(str(path / name), f"bad manifest: {exc}"))
-            files = _files_under(path) + sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            if local and opts.manifest is None:
-                files = [f for f in files if _manifest_entry(local, f, path)]
-            if not files:
-                kinds = ", ".join(sorted(SUPPORTED | PARQUET_SUFFIXES))
-                out.append(ReadError(str(path), f"directory has no readable files ({kinds})"))
+            files, local, errors = directory_collection(path, opts, manifest, frozenset(PARQUET_SUFFIXES))
+            out.extend(errors)
             for f in files:
                 add(f, local, path)
         elif not path.exists():

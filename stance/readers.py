@@ -187,14 +187,21 @@ def read_text_file(
     if not text.strip():
         yield ReadError(str(path), "empty file")
         return
+    yield _finish(_file_article(path, text, notes, opts, manifest, root), opts)
+
+
+def _file_article(path: Path, text: str, notes: list[str], opts: ReaderOptions,
+                  manifest: dict[str, dict[str, str]] | None, root: Path | None,
+                  title: str | None = None) -> Article:
+    """An article from one file: id, title, story and outlet from the manifest, else the folder."""
     entry = _manifest_entry(manifest or {}, path, root)
     art = Article(id=entry.get("id") or path.stem, text=text, source=str(path), notes=notes,
-                  title=entry.get("title") or None, story=entry.get("story") or None)
+                  title=entry.get("title") or title, story=entry.get("story") or None)
     if entry.get("outlet"):
         art.outlet, art.outlet_origin = entry["outlet"], "manifest"
     elif opts.outlet_from_dirname and root is not None and path.parent != root:
         art.outlet, art.outlet_origin = path.parent.name, "directory"
-    yield _finish(art, opts)
+    return art
 
 
 def read_html_file(
@@ -214,14 +221,9 @@ def read_html_file(
         yield ReadError(str(path), "no article text found in HTML")
         return
     text, title, sitename = extracted
-    entry = _manifest_entry(manifest or {}, path, root)
-    art = Article(id=entry.get("id") or path.stem, text=text, source=str(path), notes=notes,
-                  title=entry.get("title") or title, story=entry.get("story") or None, is_html=True)
-    if entry.get("outlet"):
-        art.outlet, art.outlet_origin = entry["outlet"], "manifest"
-    elif opts.outlet_from_dirname and root is not None and path.parent != root:
-        art.outlet, art.outlet_origin = path.parent.name, "directory"
-    elif sitename and opts.infer_outlets:
+    art = _file_article(path, text, notes, opts, manifest, root, title=title)
+    art.is_html = True
+    if art.outlet_origin == "unknown" and sitename and opts.infer_outlets:
         art.outlet, art.outlet_origin = sitename, "html-metadata"
     yield _finish(art, opts)
 
@@ -329,13 +331,37 @@ def read_csv(path: Path, opts: ReaderOptions) -> Iterator[Article | ReadError]:
 # ---------------------------------------------------------------------------- dispatch
 
 
-def _files_under(directory: Path) -> list[Path]:
+def _files_under(directory: Path, extra_suffixes: frozenset[str] = frozenset()) -> list[Path]:
     return sorted(
         p for p in directory.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED and p.name not in MANIFEST_NAMES
+        if p.is_file() and p.suffix.lower() in SUPPORTED | extra_suffixes and p.name not in MANIFEST_NAMES
         and not p.name.lower().startswith("readme")
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
+
+
+def directory_collection(path: Path, opts: ReaderOptions, manifest: dict[str, dict[str, str]],
+                         extra_suffixes: frozenset[str] = frozenset()
+                         ) -> tuple[list[Path], dict[str, dict[str, str]], list[ReadError]]:
+    """The files a directory stands for, the manifest that applies to them, and manifest errors.
+
+    A folder with its own manifest is the collection the manifest lists (so notes, labels and
+    READMEs beside the articles are not read as articles)."""
+    local = dict(manifest)
+    errors: list[ReadError] = []
+    for name in MANIFEST_NAMES:
+        if opts.manifest is None and (path / name).is_file():
+            try:
+                local.update(load_manifest(path / name))
+            except (OSError, ValueError, csv.Error) as exc:
+                errors.append(ReadError(str(path / name), f"bad manifest: {exc}"))
+    files = _files_under(path, extra_suffixes)
+    if local and opts.manifest is None:
+        files = [f for f in files if _manifest_entry(local, f, path)]
+    if not files:
+        kinds = ", ".join(sorted(SUPPORTED | extra_suffixes))
+        errors.append(ReadError(str(path), f"directory has no readable files ({kinds})"))
+    return files, local, errors
 
 
 def iter_articles(inputs: Iterable[str | Path], opts: ReaderOptions | None = None
@@ -354,21 +380,8 @@ def iter_articles(inputs: Iterable[str | Path], opts: ReaderOptions | None = Non
             continue
         path = Path(item)
         if path.is_dir():
-            local = dict(manifest)
-            for name in MANIFEST_NAMES:
-                if opts.manifest is None and (path / name).is_file():
-                    try:
-                        local.update(load_manifest(path / name))
-                    except (OSError, ValueError, csv.Error) as exc:
-                        yield ReadError(str(path / name), f"bad manifest: {exc}")
-            files = _files_under(path)
-            if local and opts.manifest is None:
-                # a folder with its own manifest is the collection the manifest lists
-                # (so notes, labels and READMEs beside the articles are not read as articles)
-                files = [f for f in files if _manifest_entry(local, f, path)]
-            if not files:
-                yield ReadError(str(path), "directory has no readable files "
-                                f"({', '.join(sorted(SUPPORTED))})")
+            files, local, errors = directory_collection(path, opts, manifest)
+            yield from errors
             for f in files:
                 yield from _read_one(f, opts, local, path)
         elif not path.exists():
