@@ -13,6 +13,8 @@ import datetime
 import tempfile
 from pathlib import Path
 
+from common import replace_section  # benchmarks/common.py (the script's own directory)
+
 from stance.corpus import HELDOUT_TOPICS, load_labelled, write_labelled
 from stance.evaluation import evaluate
 
@@ -48,12 +50,7 @@ def main() -> None:
                f" --write docs/benchmarks.md` on {datetime.date.today()}.\n")
     print(section)
     if args.write:
-        p = Path(args.write)
-        text = p.read_text(encoding="utf-8")
-        a, b = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
-        text = text[: text.index(a) + len(a)] + "\n" + section + text[text.index(b):]
-        p.write_text(text, encoding="utf-8")
-
+        replace_section(args.write, "accuracy", section)
 
 if __name__ == "__main__":
     main()

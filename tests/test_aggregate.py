@@ -99,3 +99,21 @@ def test_counts_path_equals_sentence_path():
     direct = aggregate.outlet_table(df, n_boot=300)
     via = aggregate.group_table_from_counts(aggregate.article_cell_counts(df), n_boot=300)
     pd.testing.assert_frame_equal(direct, via)
+
+
+def test_articles_keep_their_order_and_counts_when_interleaved():
+    # sentences of two articles interleaved (as a merged file may have them): each article is
+    # counted whole, and articles come out in order of first appearance
+    df = _sents([("b", "Y", "confirmed", "named"), ("a", "X", "unclear", "none"),
+                 ("b", "Y", "believed", "anonymous"), ("a", "X", "unclear", "none")])
+    t = aggregate.article_table(df)
+    assert t["article_id"].tolist() == ["b", "a"]
+    assert t["n_sentences"].tolist() == [2, 2]
+    assert t["n_certainty_unclear"].tolist() == [0, 2]
+    counts = aggregate.article_cell_counts(df).set_index("article_id")
+    assert counts.loc["b", "cell_believed__anonymous"] == 1 and counts.loc["a", "cell_unclear__none"] == 2
+
+
+def test_a_label_outside_the_schema_is_an_error():
+    with pytest.raises(ValueError, match="outside the schema"):
+        aggregate.article_table(_sents([("a", "X", "probable", "named")]))
