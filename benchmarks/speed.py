@@ -56,6 +56,7 @@ CONFIGS = {
     "torch": "stance end to end, torch fp32",
     "onnx": "stance end to end, onnx int8",
     "ceiling": "onnx int8 forward pass only (ceiling)",
+    "ceiling_alone": "the same forward pass on sentences without their context",
 }
 
 
@@ -158,8 +159,8 @@ def run_end_to_end(args: argparse.Namespace, inputs: dict[str, Path], backend: s
     pred = Predictor(args.model, backend=backend, batch_size=args.batch_size,
                      num_threads=args.threads)
     load = time.perf_counter() - t0
-    opts = ScoreOptions(backend=backend, batch_size=args.batch_size, num_threads=args.threads,
-                        report=False)
+    opts = ScoreOptions(backend=backend, batch_size=args.batch_size, num_threads=args.threads)
+    out_dir = Path(tempfile.mkdtemp(prefix=f"stance-speed-{backend}-"))  # every output, report too
     score_inputs([SEEDS / "000_6a4537974038aad6.txt"], None, ReaderOptions(), opts, pred)  # warm-up
     pred.truncated = 0
     profiler = None
@@ -169,20 +170,50 @@ def run_end_to_end(args: argparse.Namespace, inputs: dict[str, Path], backend: s
         profiler = cProfile.Profile()
         profiler.enable()
     t0 = time.perf_counter()
-    result = score_inputs([SEEDS, inputs["articles"]], None, ReaderOptions(), opts, pred)
+    result = score_inputs([SEEDS, inputs["articles"]], out_dir, ReaderOptions(), opts, pred)
     seconds = time.perf_counter() - t0
+    breakdown = None
     if profiler is not None:
         import io
         import pstats
 
         profiler.disable()
+        breakdown = _breakdown(pstats.Stats(profiler))
         for key in ("tottime", "cumulative"):
             buf = io.StringIO()
             pstats.Stats(profiler, stream=buf).sort_stats(key).print_stats(25)
             print(f"\n=== {backend} end to end, top functions by {key} ===", file=sys.stderr)
             print(_trim_profile(buf.getvalue()), file=sys.stderr)
     return {"sentences": len(result.sentences), "articles": len(result.articles),
-            "failed": result.n_failed, "seconds": seconds, "load_seconds": load}
+            "failed": result.n_failed, "seconds": seconds, "load_seconds": load,
+            "breakdown": breakdown}
+
+
+#: stages of `score_inputs` as (file suffix, function) whose cumulative profile time is theirs
+STAGES = {
+    "forward pass (onnxruntime)": ("onnxruntime_inference_collection.py", "run"),
+    "tokenization": ("stance/modeling.py", "encode_pairs"),
+    "cleaning and segmentation": ("stance/segment.py", "segment"),
+    "reading files": ("stance/readers.py", "iter_articles"),
+    "aggregation and CIs": ("stance/aggregate.py", "group_table_from_counts"),
+    "per-article table": ("stance/aggregate.py", "article_table"),
+    "writing outputs and report": ("stance/scoring.py", "write_outputs"),
+}
+
+
+def _breakdown(stats: Any) -> dict[str, float]:
+    """Share of the profiled end-to-end time per stage (cProfile slows Python code more than
+    native code, so Python stages come out somewhat larger than they are unprofiled)."""
+    total = next((v[3] for (f, _, fn), v in stats.stats.items()
+                  if f.endswith("stance/scoring.py") and fn == "score_inputs"), None)
+    if not total:
+        return {}
+    out = {}
+    for stage, (suffix, func) in STAGES.items():
+        out[stage] = sum(v[3] for (f, _, fn), v in stats.stats.items()
+                         if f.endswith(suffix) and fn == func) / total
+    out["other"] = max(0.0, 1.0 - sum(out.values()))
+    return out
 
 
 def _trim_profile(text: str) -> str:
@@ -191,7 +222,8 @@ def _trim_profile(text: str) -> str:
     return "\n".join(re.sub(str(ROOT) + "/", "", line) for line in lines[start:] if line.strip())
 
 
-def run_ceiling(args: argparse.Namespace, inputs: dict[str, Path]) -> dict[str, Any]:
+def run_ceiling(args: argparse.Namespace, inputs: dict[str, Path], use_context: bool = True
+                ) -> dict[str, Any]:
     import numpy as np
 
     from stance.backends import _threads, padded_arrays
@@ -203,7 +235,8 @@ def run_ceiling(args: argparse.Namespace, inputs: dict[str, Path]) -> dict[str, 
     load = time.perf_counter() - t0
     meta = read_meta(args.model)
     texts, contexts = sentence_pairs(read_inputs(inputs["articles"]))
-    enc = encode_pairs(tokenizer, texts, contexts if meta.get("use_context", True) else None,
+    with_context = use_context and meta.get("use_context", True)
+    enc = encode_pairs(tokenizer, texts, contexts if with_context else None,
                        int(meta.get("max_length", 128)))
     ids, types, lengths = padded_arrays(enc.input_ids, enc.token_type_ids,
                                         tokenizer.pad_token_id or 0)
@@ -260,6 +293,8 @@ def worker(args: argparse.Namespace) -> None:
         res = run_end_to_end(args, inputs, args.worker)
     elif args.worker == "ceiling":
         res = run_ceiling(args, inputs)
+    elif args.worker == "ceiling_alone":  # what the text pair costs: same model, half the tokens
+        res = run_ceiling(args, inputs, use_context=False)
     elif args.worker == "accuracy":
         res = run_accuracy(args, inputs)
     else:  # pragma: no cover - argparse choices
@@ -335,6 +370,11 @@ def render(speed: dict[str, dict[str, Any]], acc: dict[str, Any] | None, args: a
     lines += ["", f"End to end (onnx int8) runs at {100 * e2e / ceil:.0f}% of the forward-pass "
               "ceiling; the rest is reading, cleaning, segmentation, tokenization and "
               f"aggregation. Medians of {args.repeat} alternating runs ({spread})."]
+    if speed["onnx"].get("breakdown"):
+        parts = ", ".join(f"{k} {100 * v:.0f}%" for k, v in speed["onnx"]["breakdown"].items())
+        lines += ["", f"Where the end-to-end (onnx int8) time goes, by cProfile of the main thread: "
+                  f"{parts}. Cleaning and segmentation run in a background thread while the "
+                  "model works, so they show only where the main thread waits for them."]
     if acc:
         lines += ["", "| data | axis | torch fp32 macro-F1 | onnx int8 macro-F1 | difference "
                   "| label agreement | onnx labels that change with the batch | sentences |",
@@ -404,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"speed.py: error: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="stance-speed-") as tmp:
         inputs = write_inputs(Path(tmp), args.quick)
-        speed = {name: spawn(name, args, inputs) for name in ("reference", "torch")}
+        speed = {name: spawn(name, args, inputs) for name in ("reference", "torch", "ceiling_alone")}
         # the ratio the target is about (end to end vs ceiling) comes from runs taken in turn,
         # median of each, so a noisy neighbour on a shared machine hits both alike
         runs: dict[str, list[dict[str, Any]]] = {"onnx": [], "ceiling": []}
@@ -419,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         if acc is not None:
             acc.pop("peak_rss_mb", None)
         if args.profile:
-            spawn("onnx", args, inputs, profile=True)
+            speed["onnx"]["breakdown"] = spawn("onnx", args, inputs, profile=True)["breakdown"]
     body = render(speed, acc, args, command)
     print(body)
     if args.write is not None:

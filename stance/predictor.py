@@ -153,16 +153,12 @@ class Predictor:
                     progress: Callable[[int], None] | None = None) -> Iterable[ArticleResult]:
         """Score articles in chunks of sentences (batching across articles), yielding one
         ArticleResult per article, in order. A failing article yields its error; others go on."""
-        from stance.document import prepare
-
         pending: list[tuple[Any, ArticleResult]] = []
         n_pending = 0
-        for art in articles:
+        for art, doc, error in _prepared(articles):
             res = ArticleResult(art)
-            try:
-                doc = prepare(art)
-            except Exception as exc:  # one bad article must never stop the batch
-                res.error = str(exc) or type(exc).__name__
+            if doc is None:
+                res.error = error
                 pending.append((None, res))
                 continue
             res.removed = len(doc.clean.removed)
@@ -211,6 +207,58 @@ class Predictor:
             for k, lab in enumerate(labs):
                 rec[f"p_{axis}_{lab}"] = round(float(p[k]), 4)
         return rec
+
+
+def _prepared(articles: Iterable[Article], ahead: int = 256
+              ) -> Iterable[tuple[Article, Any, str | None]]:
+    """(article, prepared document or None, error) in input order, cleaned and segmented in a
+    background thread: the model's forward pass releases the GIL, so the next chunk's
+    segmentation runs while the current chunk is on the model instead of after it."""
+    import queue
+    import threading
+
+    from stance.document import prepare
+
+    out: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for art in articles:
+                try:
+                    item = (art, prepare(art), None)
+                except Exception as exc:  # one bad article must never stop the batch
+                    item = (art, None, str(exc) or type(exc).__name__)
+                if not put(item):
+                    return
+        except BaseException as exc:  # the input iterator itself failed: re-raised below
+            put((None, None, exc))
+            return
+        put(done)
+
+    thread = threading.Thread(target=work, name="stance-prepare", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is done:
+                return
+            if item[0] is None and isinstance(item[2], BaseException):
+                raise item[2]
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _as_article(item: Article | str, i: int) -> Article:

@@ -89,3 +89,24 @@ def test_shipped_default_model_loads_and_labels_the_codebook_examples():
     out = p.predict([e[0] for e in examples])
     got = [(o["certainty"], o["attribution"]) for o in out]
     assert sum(g == (c, a) for g, (_, c, a) in zip(got, examples, strict=True)) >= 4, got
+
+
+def test_prepared_in_background_keeps_order_errors_and_stops_cleanly():
+    from stance.predictor import _prepared
+
+    arts = [Article(id=f"a{i}", text=f"Sentence number {i} is here.", outlet="X") for i in range(50)]
+    arts[7].text = None  # prepare() fails on this one: reported, the rest go on
+    out = list(_prepared(arts, ahead=4))
+    assert [a.id for a, _, _ in out] == [a.id for a in arts]
+    assert out[7][1] is None and out[7][2] and all(d is not None for i, (_, d, _) in enumerate(out) if i != 7)
+
+    gen = _prepared(iter(arts), ahead=2)  # a consumer that stops early must not leave it hanging
+    next(gen)
+    gen.close()
+
+    def broken():
+        yield arts[0]
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        list(_prepared(broken()))
