@@ -13,12 +13,15 @@ import datetime
 import tempfile
 from pathlib import Path
 
-from common import replace_section  # benchmarks/common.py (the script's own directory)
+from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
 from stance.corpus import HELDOUT_TOPICS, load_labelled, write_labelled
 from stance.evaluation import evaluate
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def _shown(model: str) -> str:
+    path = Path(model).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else model
 
 
 def main() -> None:
@@ -28,7 +31,8 @@ def main() -> None:
     ap.add_argument("--write", default=None, help="replace the accuracy section of this markdown file")
     args = ap.parse_args()
     test = load_labelled(ROOT / "training/data/test.jsonl")
-    tmp = Path(tempfile.mkdtemp())
+    tmp_dir = tempfile.TemporaryDirectory()  # removed when the script ends
+    tmp = Path(tmp_dir.name)
     write_labelled([r for r in test if r.topic in HELDOUT_TOPICS], tmp / "heldout.jsonl")
     write_labelled([r for r in test if r.topic not in HELDOUT_TOPICS], tmp / "indist.jsonl")
     sets = {"corpus test (all)": ROOT / "training/data/test.jsonl",
@@ -46,7 +50,7 @@ def main() -> None:
             lines.append(f"| {name} | {c['n']} | {label} | {c['accuracy']:.3f} | {bold(c['macro_f1'])} | "
                          f"{a['accuracy']:.3f} | {bold(a['macro_f1'])} |")
     table = "\n".join(lines)
-    section = (f"{table}\n\nProduced by `python benchmarks/accuracy.py --model {Path(args.model).relative_to(ROOT)}"
+    section = (f"{table}\n\nProduced by `python benchmarks/accuracy.py --model {_shown(args.model)}"
                f" --write docs/benchmarks.md` on {datetime.date.today()}.\n")
     print(section)
     if args.write:

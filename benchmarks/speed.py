@@ -37,9 +37,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from common import replace_section  # benchmarks/common.py (the script's own directory)
+from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
-ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 TEST = ROOT / "training" / "data" / "test.jsonl"
 # speed does not depend on labels, so every corpus article is timed (several thousand sentences:
@@ -159,8 +158,9 @@ def run_end_to_end(args: argparse.Namespace, inputs: dict[str, Path], backend: s
     pred = Predictor(args.model, backend=backend, batch_size=args.batch_size,
                      num_threads=args.threads)
     load = time.perf_counter() - t0
-    opts = ScoreOptions(backend=backend, batch_size=args.batch_size, num_threads=args.threads)
-    out_dir = Path(tempfile.mkdtemp(prefix=f"stance-speed-{backend}-"))  # every output, report too
+    opts = ScoreOptions()  # the model options are the Predictor's, made above
+    out_tmp = tempfile.TemporaryDirectory(prefix=f"stance-speed-{backend}-")  # removed at exit
+    out_dir = Path(out_tmp.name)  # every output, the report too
     score_inputs([SEEDS / "000_6a4537974038aad6.txt"], None, ReaderOptions(), opts, pred)  # warm-up
     pred.truncated = 0
     profiler = None
@@ -226,12 +226,12 @@ def run_ceiling(args: argparse.Namespace, inputs: dict[str, Path], use_context: 
                 ) -> dict[str, Any]:
     import numpy as np
 
-    from stance.backends import _threads, padded_arrays
+    from stance.backends import padded_arrays, threads
     from stance.export import load_onnx_session, output_name
     from stance.modeling import encode_pairs, read_meta
 
     t0 = time.perf_counter()
-    session, tokenizer, axes = load_onnx_session(Path(args.model), None, _threads(args.threads))
+    session, tokenizer, axes = load_onnx_session(Path(args.model), None, threads(args.threads))
     load = time.perf_counter() - t0
     meta = read_meta(args.model)
     texts, contexts = sentence_pairs(read_inputs(inputs["articles"]))
@@ -263,23 +263,22 @@ def run_accuracy(args: argparse.Namespace, inputs: dict[str, Path]) -> dict[str,
     from stance.predictor import Predictor
 
     out: dict[str, Any] = {}
+    one = Predictor.from_pretrained(args.model, backend="onnx", batch_size=1)
     for name, data in (("test.jsonl", inputs["labelled"]), ("seeds/labels.jsonl", SEEDS / "labels.jsonl")):
         res = {b: evaluate(str(args.model), data, backend=b) for b in ("torch", "onnx")}
         # int8 dynamic quantization scales activations per batch tensor, so a sentence's label
         # can depend on its batch-mates: count labels that change between batch 1 and batch N
         rows = load_labelled(data)
-        one = Predictor.from_pretrained(args.model, backend="onnx", batch_size=1)
         single = one.probabilities([r.text for r in rows], [r.context for r in rows])
         out[name] = {}
         for axis in res["torch"].predictions:
             a, b = res["torch"].predictions[axis], res["onnx"].predictions[axis]
-            labels = [res["onnx"].predictions[axis][i] for i in range(len(rows))]
             alone = [one.labels[axis][k] for k in single[axis].argmax(axis=1)]
             out[name][axis] = {
                 "torch": res["torch"].metrics[axis]["macro_f1"],
                 "onnx": res["onnx"].metrics[axis]["macro_f1"],
                 "agreement": sum(x == y for x, y in zip(a, b, strict=True)) / max(1, len(a)),
-                "batch_dependent": sum(x != y for x, y in zip(labels, alone, strict=True)),
+                "batch_dependent": sum(x != y for x, y in zip(b, alone, strict=True)),
                 "n": len(a),
             }
     return out
@@ -422,8 +421,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile-run", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.threads is None:
-        args.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
+        from stance.backends import threads
+
+        args.threads = threads(None)
     if args.reference_n is None:
         args.reference_n = 30 if args.quick else 300
     return args

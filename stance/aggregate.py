@@ -78,13 +78,16 @@ def _count_columns(counts: np.ndarray) -> dict[str, int]:
     return out
 
 
-def _body(sentences: pd.DataFrame) -> pd.DataFrame:
-    return sentences[~sentences["is_headline"].astype(bool)] if "is_headline" in sentences else sentences
+def body_sentences(sentences: pd.DataFrame) -> pd.DataFrame:
+    """The sentences that count: headlines are labelled but kept out of every share."""
+    if "is_headline" not in sentences:
+        return sentences
+    return sentences[~sentences["is_headline"].fillna(False).astype(bool)]
 
 
 def article_table(sentences: pd.DataFrame) -> pd.DataFrame:
     """One row per article: counts and shares of every label, and the indices."""
-    first, counts = _grouped_cell_counts(_body(sentences), ["article_id", "outlet"])
+    first, counts = _grouped_cell_counts(body_sentences(sentences), ["article_id", "outlet"])
     rows = []
     for k, r in enumerate(first.to_dict("records")):
         m = measures(counts[k])
@@ -125,7 +128,7 @@ def article_cell_counts(sentences: pd.DataFrame) -> pd.DataFrame:
 
     Every group statistic is computed from this table alone, so a distributed engine only has to
     ship these few numbers per article to get exactly the local results."""
-    first, counts = _grouped_cell_counts(_body(sentences), ["article_id"])
+    first, counts = _grouped_cell_counts(body_sentences(sentences), ["article_id"])
     out = pd.DataFrame({"article_id": first["article_id"].to_numpy(),
                         "outlet": first["outlet"].to_numpy(),
                         "story": first["story"].to_numpy() if "story" in first else None})
@@ -181,5 +184,5 @@ def story_table_from_counts(counts: pd.DataFrame, **kw: Any) -> pd.DataFrame:
 
 def matrix(sentences: pd.DataFrame) -> pd.DataFrame:
     """Certainty x attribution counts (body sentences) per outlet, long format."""
-    body = _body(sentences)
+    body = body_sentences(sentences)
     return body.groupby(["outlet", "certainty", "attribution"]).size().rename("n").reset_index()

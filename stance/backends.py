@@ -14,9 +14,13 @@ from pathlib import Path
 import numpy as np
 
 
-def _threads(num_threads: int | None) -> int:
-    return num_threads or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        num_threads or os.cpu_count() or 1)
+def threads(num_threads: int | None) -> int:
+    """The given count, else the cores this process may run on (not the machine's count)."""
+    if num_threads:
+        return num_threads
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class TorchBackend:
@@ -27,8 +31,8 @@ class TorchBackend:
 
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
-        torch.set_num_threads(_threads(num_threads))
-        self.model, self.tokenizer, self.meta = load_model(model_dir)
+        torch.set_num_threads(threads(num_threads))
+        self.model, self.tokenizer, _ = load_model(model_dir)
         self.device = device
         self.model.to(device)
 
@@ -46,7 +50,7 @@ class OnnxBackend:
     def __init__(self, model_dir: Path, num_threads: int | None = None, path: Path | None = None) -> None:
         from stance.export import load_onnx_session, output_name
 
-        self.session, self.tokenizer, self.axes = load_onnx_session(model_dir, path, _threads(num_threads))
+        self.session, self.tokenizer, self.axes = load_onnx_session(model_dir, path, threads(num_threads))
         self.output_names = [output_name(axis) for axis in self.axes]
 
     def logits(self, texts: list[str], contexts: list[str] | None, max_length: int, batch_size: int,

@@ -22,9 +22,7 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,24 +71,6 @@ def cache_dir(sha: str) -> Path:
 
 
 # ---------------------------------------------------------------------------- export
-
-
-@contextlib.contextmanager
-def _temp_path(target: Path) -> Iterator[Path]:
-    """A fresh temporary file beside `target`, removed unless it was renamed into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.onnx", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def _replace(tmp: Path, target: Path) -> None:
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; an export is an ordinary file
-    os.replace(tmp, target)
 
 
 def _dummy_inputs(vocab_size: int, batch: int, seq: int, pad_row: bool) -> tuple[Any, Any, Any]:
@@ -196,9 +176,9 @@ def _quantize(src: Path, dst: Path) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
-                             per_channel=QUANT_PER_CHANNEL, reduce_range=QUANT_REDUCE_RANGE,
-                             op_types_to_quantize=list(QUANT_OPS),
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType[settings["weight_type"]],
+                             per_channel=settings["per_channel"], reduce_range=settings["reduce_range"],
+                             op_types_to_quantize=settings["op_types"],
                              extra_options={"DefaultTensorType": TensorProto.FLOAT})
     finally:
         logging.disable(previous)
@@ -248,6 +228,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, quantiz
     import torch
     import transformers
 
+    from stance.io import replace_into, temp_beside
     from stance.modeling import load_model
 
     model_dir = Path(model_dir)
@@ -266,7 +247,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, quantiz
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
     }
-    with _temp_path(final if fp32_keep is None else fp32_keep) as fp32_tmp:
+    with temp_beside(final if fp32_keep is None else fp32_keep, ".tmp.onnx") as fp32_tmp:
         exporter = _export_graph(model, fp32_tmp)
         _check_graph(model, fp32_tmp)
         opset = next((o.version for o in onnx.load(str(fp32_tmp), load_external_data=False)
@@ -274,15 +255,15 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, quantiz
         base["opset"] = opset
         fp32_entry = {"quantized": False, "exporter": exporter, "opset": opset}
         if fp32_keep is not None:
-            _replace(fp32_tmp, fp32_keep)
+            replace_into(fp32_tmp, fp32_keep)
             _write_onnx_meta(fp32_keep.parent, base, fp32_keep.name, fp32_entry)
             src = fp32_keep
         else:
             src = fp32_tmp
         if quantize:
-            with _temp_path(final) as int8_tmp:
+            with temp_beside(final, ".tmp.onnx") as int8_tmp:
                 settings = _quantize(src, int8_tmp)
-                _replace(int8_tmp, final)
+                replace_into(int8_tmp, final)
             _write_onnx_meta(final.parent, base, final.name,
                              {"quantized": True, "exporter": exporter, "opset": opset,
                               "quantization": settings})

@@ -148,12 +148,6 @@ def _ink(colour: str) -> str:
     return "#1b1f24" if 0.299 * r + 0.587 * g + 0.114 * b > 0.6 else "#ffffff"
 
 
-def _body(sentences: pd.DataFrame) -> pd.DataFrame:
-    if "is_headline" not in sentences:
-        return sentences
-    return sentences[~sentences["is_headline"].fillna(False).astype(bool)]
-
-
 def _present(outlets: pd.DataFrame, axis: str) -> list[str]:
     """Labels of an axis to show: the codebook ones, plus `uncertain` only when it occurs."""
     col = f"share_{axis}_{UNCERTAIN}"
@@ -360,7 +354,7 @@ def _svg(fig: Figure, prefix: str) -> str:
 
 def _matrices(sentences: pd.DataFrame) -> str:
     """A certainty x attribution heatmap per outlet (body sentences; row % within certainty)."""
-    body = _body(sentences)
+    body = aggregate.body_sentences(sentences)
     long = aggregate.matrix(sentences)
     certs = [*CERTAINTY, *([UNCERTAIN] if body["certainty"].eq(UNCERTAIN).any() else [])]
     attrs = [*ATTRIBUTION, *([UNCERTAIN] if body["attribution"].eq(UNCERTAIN).any() else [])]
@@ -480,7 +474,8 @@ is the 95% interval.</p>
 def _articles(sentences: pd.DataFrame, articles: pd.DataFrame, outlets: pd.DataFrame,
               meta: dict) -> str:
     """Every scored article, sentence by sentence, coloured by the label axis the reader picks."""
-    per_article = _article_stats(sentences)
+    per_article = ({r["article_id"]: r for r in aggregate.article_table(sentences).to_dict("records")}
+                   if len(aggregate.body_sentences(sentences)) else {})
     ledger = {}
     if "article_id" in articles:
         ledger = {r["article_id"]: r for r in articles.to_dict("records")}
@@ -523,23 +518,6 @@ probabilities. Headlines are shown as headings and are not counted in the shares
 {"".join(outlet_blocks)}
 </div>
 </section>"""
-
-
-def _article_stats(sentences: pd.DataFrame) -> dict[Any, dict[str, float]]:
-    """Per-article body counts and shares with the definitions of `aggregate` (uncertain stays in
-    the denominator), vectorised: `aggregate.article_table` groups article by article, which is
-    needlessly slow for a page with hundreds of articles."""
-    body = _body(sentences)
-    if not len(body):
-        return {}
-    flags = pd.DataFrame({"article_id": body["article_id"],
-                          "hedged": body["certainty"].isin(["believed", "unclear"]),
-                          "anonymous": body["attribution"].eq("anonymous")})
-    grouped = flags.groupby("article_id", sort=False, dropna=False)
-    n = grouped.size()
-    sums = grouped[["hedged", "anonymous"]].sum()
-    return {aid: {"n_sentences": int(n[aid]), "hedged_share": sums.at[aid, "hedged"] / n[aid],
-                  "anonymous_share": sums.at[aid, "anonymous"] / n[aid]} for aid in n.index}
 
 
 def _article_order(sentences: pd.DataFrame, articles: pd.DataFrame) -> list[Any]:

@@ -35,10 +35,6 @@ class Sentence:
 def _segmenter():  # type: ignore[no-untyped-def]
     import pysbd
 
-    # pysbd compiles more distinct patterns than re's cache holds (512), so it recompiled them
-    # for every paragraph; a larger cache made segmentation about 1.4x faster (benchmarks/speed.py)
-    re._MAXCACHE = max(getattr(re, "_MAXCACHE", 512), 4096)  # type: ignore[attr-defined]
-
     return pysbd.Segmenter(language="en", clean=False)
 
 

@@ -250,10 +250,14 @@ def test_one_inline_svg_per_chart(report: tuple[pd.DataFrame, str, Page]) -> Non
         assert sum(chart in parents for parents in p.svgs) == 1, chart
     assert all("charts" in parents for parents in p.svgs)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata" not in page
-    # every label of both axes is in the chart legends, and uncertain (present in the data) too
-    charts = p.text_of("charts")
-    for label in (*CERTAINTY, *ATTRIBUTION, UNCERTAIN):
-        assert label in charts
+    # every label of each axis is in that axis' chart (its legend: the captions name no label),
+    # and uncertain (present in the data) too
+    cert, attr = p.text_of("chart-certainty"), p.text_of("chart-attribution")
+    for label in CERTAINTY:
+        assert label in cert
+    for label in ATTRIBUTION:
+        assert label in attr
+    assert UNCERTAIN in cert + attr
 
 
 def test_every_sentence_once_in_a_coloured_span(report: tuple[pd.DataFrame, str, Page]) -> None:
@@ -317,7 +321,8 @@ def test_outlets_present_and_escaped(report: tuple[pd.DataFrame, str, Page]) -> 
     assert "Wire <Intl>" not in page and "Wire &lt;Intl&gt;" in page
     assert "<so far>" not in page
     # the article without a title is headed by its first sentence
-    assert "Dock workers walked off the job at dawn on Monday." in p.text_of("articles")
+    assert ('<span class="art-title">Dock workers walked off the job at dawn on Monday.</span>'
+            in page)
 
 
 def test_summary_table_numbers(report: tuple[pd.DataFrame, str, Page]) -> None:
