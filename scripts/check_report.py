@@ -3,7 +3,7 @@
 
 Unit tests can only read the HTML; this script checks what a reader sees:
 
-1. a PNG screenshot of the page (`--screenshot`), to look at;
+1. a PNG screenshot of the page (`--png`), to look at;
 2. a copy of the page with a small check script appended is loaded with `--dump-dom`; the script
    writes its findings into a hidden `<div id="selfcheck" data-...>`, which the dumped DOM shows:
    - the number of <svg> charts, and how many were laid out with a real size;

@@ -19,7 +19,7 @@ def score(
     model: str | None = typer.Option(None, "--model", "-m", help="model directory (default: shipped model)"),
     backend: str = typer.Option(
         "torch", "--backend", help="torch (fp32: a sentence's label never depends on its batch) or onnx "
-        "(int8, ~1.6x faster; a few labels vary with the batch, see README 'Speed')"),
+        "(int8, 1.5-2x faster; a few labels vary with the batch, see README 'Speed')"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda[:N] (torch backend)"),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)"),
