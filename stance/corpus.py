@@ -178,9 +178,16 @@ def near_duplicate_pairs(texts: Sequence[str], threshold: float = NEAR_DUP_THRES
 
 
 def assign_splits(rows: Sequence[LabelledSentence], heldout_topics: Sequence[str],
-                  dev_frac: float = 0.1, test_frac: float = 0.1, seed: int = 0) -> dict[str, str]:
+                  dev_frac: float = 0.1, test_frac: float = 0.1, seed: int = 0,
+                  collection_of: dict[str, str] | None = None) -> dict[str, str]:
     """article_id -> split. Stories (and stories linked by near-duplicate sentences) stay together;
-    held-out topics go to test only; other stories are split per topic."""
+    held-out topics go to test only; other stories are split per topic.
+
+    `collection_of` (article_id -> collection name) splits each collection on its own, in name
+    order, so adding a collection leaves the earlier collections' splits exactly as they were
+    (results stay comparable across corpus versions). A story linked to an earlier collection by a
+    near-duplicate joins that collection's split."""
+    collection_of = collection_of or {}
     story_of = {r.article_id: (r.story_id or r.article_id) for r in rows}
     parent: dict[str, str] = {}
 
@@ -191,25 +198,38 @@ def assign_splits(rows: Sequence[LabelledSentence], heldout_topics: Sequence[str
             x = parent[x]
         return x
 
+    story_collection: dict[str, str] = {}
+    for aid, story in story_of.items():
+        c = collection_of.get(aid, "")
+        story_collection[story] = min(story_collection.get(story, c), c)
     for s in set(story_of.values()):
         find(s)
     for i, j, _ in near_duplicate_pairs([r.text for r in rows]):
         a, b = find(story_of[rows[i].article_id]), find(story_of[rows[j].article_id])
         if a != b:
+            if story_collection[a] < story_collection[b]:  # the earlier collection's group absorbs
+                a, b = b, a
             parent[a] = b
+            story_collection[b] = min(story_collection[a], story_collection[b])
     groups: dict[str, set[str]] = defaultdict(set)
-    group_topic: dict[str, Counter[str]] = defaultdict(Counter)
+    group_collection: dict[str, str] = {}
     for r in rows:
         g = find(story_of[r.article_id])
         groups[g].add(r.article_id)
-        group_topic[g][r.topic] += 1
+        c = collection_of.get(r.article_id, "")
+        group_collection[g] = min(group_collection.get(g, c), c)
+    group_topic: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:  # a group's topic is counted on the rows of its (earliest) collection
+        g = find(story_of[r.article_id])
+        if collection_of.get(r.article_id, "") == group_collection[g]:
+            group_topic[g][r.topic] += 1
     rng = random.Random(seed)
-    by_topic: dict[str, list[str]] = defaultdict(list)
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
     for g in sorted(groups):
-        by_topic[group_topic[g].most_common(1)[0][0]].append(g)
+        strata[(group_collection[g], group_topic[g].most_common(1)[0][0])].append(g)
     split_of: dict[str, str] = {}
-    for topic in sorted(by_topic):
-        gs = by_topic[topic]
+    for collection, topic in sorted(strata):
+        gs = strata[(collection, topic)]
         rng.shuffle(gs)
         if topic in heldout_topics:
             assignment = {g: "test" for g in gs}
@@ -299,17 +319,32 @@ def apply_adjudications(rows: list[LabelledSentence], path: str | Path) -> int:
     return changed
 
 
+def raw_batches(raw_dir: str | Path) -> list[Path]:
+    """Authored batches: `raw_dir/*.jsonl` (the first collection), then one collection per
+    sub-folder (`raw_dir/NAME/*.jsonl`), each split on its own (see assign_splits)."""
+    raw = Path(raw_dir)
+    return sorted(raw.glob("*.jsonl")) + sorted(raw.glob("*/*.jsonl"))
+
+
 def build_corpus(raw_dir: str | Path, out_dir: str | Path, heldout_topics: Sequence[str] = HELDOUT_TOPICS,
                  seed: int = 0, adjudications: str | Path | None = None
                  ) -> dict[str, list[LabelledSentence]]:
     """Authored article batches (+ adjudicated labels) -> validated train/dev/test files."""
-    paths = sorted(Path(raw_dir).glob("*.jsonl"))
+    paths = raw_batches(raw_dir)
     if not paths:
         raise CorpusError(f"{raw_dir}: no .jsonl batches")
-    rows = rows_from_raw_articles(paths)
-    if adjudications is not None and Path(adjudications).is_file():
+    collection_of: dict[str, str] = {}
+    rows: list[LabelledSentence] = []
+    for path in paths:
+        batch = rows_from_raw_articles([path])
+        collection = path.parent.relative_to(raw_dir).as_posix() if path.parent != Path(raw_dir) else ""
+        collection_of.update({r.article_id: collection for r in batch})
+        rows.extend(batch)
+    if adjudications is not None:
+        if not Path(adjudications).is_file():
+            raise CorpusError(f"{adjudications}: no such adjudications file")
         apply_adjudications(rows, adjudications)
-    split_of = assign_splits(rows, heldout_topics, seed=seed)
+    split_of = assign_splits(rows, heldout_topics, seed=seed, collection_of=collection_of)
     out: dict[str, list[LabelledSentence]] = {s: [] for s in SPLITS}
     for r in rows:
         out[split_of[r.article_id]].append(r)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections import Counter
@@ -102,6 +103,33 @@ def test_assign_splits_keeps_stories_together(splits):
     for r in rows:
         story_split.setdefault(r.story_id, set()).add(out[r.article_id])
     assert all(len(v) == 1 for v in story_split.values())
+
+
+def test_adding_a_collection_leaves_earlier_splits_unchanged(splits):
+    first = [r for v in splits.values() for r in v if r.topic in {"health", "business"}]
+    before = assign_splits(first, heldout_topics=[], seed=3)
+    added = [dataclasses.replace(r, article_id="new-" + r.article_id, story_id="new-" + r.story_id,
+                                 text=f"Fresh sentence number {k} about nothing in particular here.")
+             for k, r in enumerate(first)]
+    collection_of = {r.article_id: "" for r in first} | {r.article_id: "v2" for r in added}
+    after = assign_splits(first + added, heldout_topics=[], seed=3, collection_of=collection_of)
+    assert {a: after[a] for a in before} == before
+    new_splits = Counter(after[r.article_id] for r in added)
+    assert set(new_splits) == {"train", "dev", "test"}
+    # without collections, the same additions reshuffle the first collection's stories
+    mixed = assign_splits(first + added, heldout_topics=[], seed=3)
+    assert {a: mixed[a] for a in before} != before
+
+
+def test_near_duplicate_of_an_earlier_collection_joins_its_split(splits):
+    first = [r for v in splits.values() for r in v if r.topic == "health"]
+    before = assign_splits(first, heldout_topics=[], seed=3)
+    src = next(r for r in first if len(r.text.split()) > 12 and before[r.article_id] == "dev")
+    copy = dataclasses.replace(src, article_id="new-1", story_id="new-s1", sentence_index=0)
+    after = assign_splits([*first, copy], heldout_topics=[], seed=3,
+                          collection_of={r.article_id: "" for r in first} | {"new-1": "v2"})
+    assert after["new-1"] == "dev"
+    assert {a: after[a] for a in before} == before
 
 
 def _write(tmp_path: Path, rows: list) -> Path:

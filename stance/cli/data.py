@@ -9,6 +9,9 @@ import typer
 
 from stance.cli import app, friendly_errors
 
+#: the project's adjudicated labels, applied by default when building from the repository root
+PROJECT_ADJUDICATIONS = Path("training/annotation/adjudications.jsonl")
+
 data_app = typer.Typer(help="Build, check and describe labelled corpora.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -66,12 +69,17 @@ def build_cmd(
     raw: Path = typer.Argument(Path("training/data/raw"), help="folder of authored article batches"),
     output: Path = typer.Option(Path("training/data"), "--output", "-o"),
     seed: int = typer.Option(0, "--seed"),
-    adjudications: Path = typer.Option(Path("training/annotation/adjudications.jsonl"), "--adjudications",
-                                       help="label decisions that replace first-pass labels"),
+    adjudications: Path | None = typer.Option(
+        None, "--adjudications",
+        help=f"label decisions that replace first-pass labels [default: {PROJECT_ADJUDICATIONS} if present]"),
 ) -> None:
-    """Authored articles -> train/dev/test sentence files (split by story, held-out topics in test)."""
+    """Authored articles -> train/dev/test sentence files (split by story, held-out topics in test;
+    each sub-folder of RAW is a collection split on its own)."""
     from stance.corpus import HELDOUT_TOPICS, build_corpus
 
+    if adjudications is None and PROJECT_ADJUDICATIONS.is_file():
+        adjudications = PROJECT_ADJUDICATIONS
+    typer.echo(f"adjudications: {adjudications or 'none'}")
     out = build_corpus(raw, output, HELDOUT_TOPICS, seed=seed, adjudications=adjudications)
     for split, rows in out.items():
         typer.echo(f"{split}: {len({r.article_id for r in rows})} articles, {len(rows)} sentences")

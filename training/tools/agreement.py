@@ -1,28 +1,30 @@
 """Inter-annotator agreement: the corpus's first-pass labels vs a blind second pass.
 
-Usage: python training/tools/agreement.py SECOND_PASS.jsonl [...]
-Reads first-pass labels from training/data/raw (never from the adjudicated splits), prints
-Cohen's kappa and raw agreement per axis, and writes every disagreement to
-training/annotation/disagreements.jsonl for adjudication.
+Usage: python training/tools/agreement.py SECOND_PASS.jsonl [...] [--first LABELS.jsonl] [--out FILE]
+Reads first-pass labels from training/data/raw and its collections (never from the adjudicated
+splits), or from a labelled file such as seeds/labels.jsonl with --first; prints Cohen's kappa and
+raw agreement per axis, and writes every disagreement (default:
+training/annotation/disagreements.jsonl) for adjudication.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
-from stance.corpus import rows_from_raw_articles
+from stance.corpus import load_labelled, raw_batches, rows_from_raw_articles
 from stance.labels import AXES
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(paths: list[str]) -> None:
-    first = {f"{r.article_id}#{r.sentence_index}": r
-             for r in rows_from_raw_articles(sorted((ROOT / "training/data/raw").glob("*.jsonl")))}
+def main(paths: list[str], first_path: Path | None, out: Path) -> None:
+    first_rows = (load_labelled(first_path) if first_path
+                  else rows_from_raw_articles(raw_batches(ROOT / "training/data/raw")))
+    first = {f"{r.article_id}#{r.sentence_index}": r for r in first_rows}
     second = {}
     for p in paths:
         for line in Path(p).read_text(encoding="utf-8").splitlines():
@@ -43,7 +45,6 @@ def main(paths: list[str]) -> None:
         print("  confusion (rows first pass, columns second pass):", list(labels))
         for lab, row in zip(labels, confusion_matrix(a, b, labels=list(labels)), strict=True):
             print(f"    {lab:10s} {row.tolist()}")
-    out = ROOT / "training/annotation/disagreements.jsonl"
     with out.open("w", encoding="utf-8") as fh:
         for i in ids:
             r = first[i]
@@ -53,8 +54,13 @@ def main(paths: list[str]) -> None:
                                      **{f"{ax}_first": v[0] for ax, v in diff.items()},
                                      **{f"{ax}_second": v[1] for ax, v in diff.items()}},
                                     ensure_ascii=False) + "\n")
-    print(f"disagreements written to {out.relative_to(ROOT)}")
+    print(f"disagreements written to {out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("second", nargs="+", type=Path)
+    ap.add_argument("--first", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=ROOT / "training/annotation/disagreements.jsonl")
+    args = ap.parse_args()
+    main(args.second, args.first, args.out)
