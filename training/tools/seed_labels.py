@@ -1,16 +1,22 @@
 """Write seeds/labels.jsonl: the project's own labels for every body sentence of the seed articles.
 
-Labels were assigned by hand against docs/codebook.md (decisions in training/ANNOTATION.md);
-texts, indices and contexts come from stance's own segmenter, so they match what `stance score`
-produces. Re-run after a segmenter change; it refuses to write if the sentence count moved.
+First-pass labels (LABELS below) were assigned by hand against docs/codebook.md (decisions in
+training/ANNOTATION.md); the disagreements with a blind second pass were adjudicated, and those
+decisions (training/annotation/seed_adjudications.jsonl) are applied on top. Texts, indices and
+contexts come from stance's own segmenter, so they match what `stance score` produces. Re-run
+after a segmenter change; it refuses to write if the sentence count moved.
+
+    python training/tools/seed_labels.py                       # seeds/labels.jsonl (adjudicated)
+    python training/tools/seed_labels.py --first-pass -o FILE  # the first pass, for comparison
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
-from stance.corpus import LabelledSentence, write_labelled
+from stance.corpus import LabelledSentence, apply_adjudications, write_labelled
 from stance.document import prepare
 from stance.readers import Article
 
@@ -43,7 +49,7 @@ LABELS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def main() -> None:
+def main(first_pass: bool, out: Path | None) -> None:
     root = Path(__file__).resolve().parents[2]
     seeds = root / "seeds"
     manifest = {r["file"]: r for r in csv.DictReader((seeds / "manifest.csv").open(encoding="utf-8"))}
@@ -61,9 +67,17 @@ def main() -> None:
                                          certainty=cert, attribution=attr, context=ctx,
                                          outlet=meta["outlet"], topic="diplomacy",
                                          outlet_style="", story_id=meta["story"]))
-    write_labelled(rows, seeds / "labels.jsonl")
-    print(f"wrote {len(rows)} rows to {seeds / 'labels.jsonl'}")
+    if not first_pass:
+        changed = apply_adjudications(rows, root / "training/annotation/seed_adjudications.jsonl")
+        print(f"adjudications changed {changed} labels")
+    out = out or seeds / "labels.jsonl"
+    write_labelled(rows, out)
+    print(f"wrote {len(rows)} rows to {out}")
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description="write the seed labels")
+    ap.add_argument("--first-pass", action="store_true", help="without the adjudications")
+    ap.add_argument("-o", "--output", type=Path, default=None)
+    args = ap.parse_args()
+    main(args.first_pass, args.output)
