@@ -62,7 +62,7 @@ from stance.scoring import (
     ScoreResult,
     _article_stub,
     _dedupe_ids,
-    _write_table,
+    write_outputs,
 )
 
 SHARD_DIR = "sentences"
@@ -431,7 +431,11 @@ def score_with_ray(inputs: Sequence[str | Path], out_dir: str | Path, reader: Re
         if started:
             ray.shutdown()
     result.seconds = time.time() - t0
-    result.files = _write(result, out, opts, load_sentences)
+    from stance.predictor import default_model_dir
+
+    result.files = write_outputs(result, out, opts, str(opts.model or default_model_dir()), opts.backend,
+                                 sentences=False, report=opts.report and load_sentences)
+    result.files["sentences"] = out / SHARD_DIR
     return result
 
 
@@ -494,28 +498,3 @@ def _collect(shard_dir: Path, order: dict[str, int],
     else:
         sent = pd.DataFrame()
     return ScoreResult(sent, ledger, outlets, stories, errors, summary, truncated=truncated)
-
-
-def _write(result: ScoreResult, out: Path, opts: ScoreOptions, load_sentences: bool
-           ) -> dict[str, Path]:
-    """The local engine's files, each written atomically; sentences stay in their shards."""
-    files: dict[str, Path] = {"sentences": out / SHARD_DIR}
-    out.mkdir(parents=True, exist_ok=True)
-    for name, df in (("articles", result.articles), ("outlets", result.outlets),
-                     ("stories", result.stories)):
-        if df is not None:
-            files[name] = out / f"{name}.csv"
-            _write_table(df, files[name], "csv")
-    files["errors"] = out / "errors.jsonl"
-    atomic_write_text(files["errors"], "".join(json.dumps(e, ensure_ascii=False) + "\n"
-                                               for e in result.errors))
-    if opts.report and load_sentences:
-        from stance.predictor import default_model_dir
-        from stance.report import render_report
-
-        files["report"] = out / "report.html"
-        meta = {"model": str(opts.model or default_model_dir()), "backend": opts.backend,
-                "min_confidence": opts.min_confidence, "summary": result.summary()}
-        atomic_write_text(files["report"], render_report(result.sentences, result.outlets,
-                                                         result.stories, result.articles, meta))
-    return files

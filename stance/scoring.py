@@ -121,7 +121,8 @@ def score_inputs(inputs: Sequence[str | Path], out_dir: str | Path | None, reade
     result = ScoreResult(sentences, ledger, outlets, stories, errors, summary,
                          truncated=predictor.truncated, seconds=time.time() - t0)
     if out_dir is not None:
-        result.files = write_outputs(result, Path(out_dir), opts, predictor)
+        result.files = write_outputs(result, Path(out_dir), opts, str(predictor.model_dir),
+                                     predictor.backend)
     return result
 
 
@@ -141,30 +142,29 @@ def _article_stub(art: Article, status: str, error: str | None, removed: int = 0
             "error": error, "boilerplate_lines_removed": removed, "notes": "; ".join(art.notes)}
 
 
-def write_outputs(result: ScoreResult, out_dir: Path, opts: ScoreOptions, predictor: Any
-                  ) -> dict[str, Path]:
-    """Every file is written to a temporary name and renamed into place."""
+def write_outputs(result: ScoreResult, out_dir: Path, opts: ScoreOptions, model: str, backend: str,
+                  sentences: bool = True, report: bool | None = None) -> dict[str, Path]:
+    """Every file is written to a temporary name and renamed into place. The Ray engine passes
+    sentences=False (its sentences stay in Parquet shards) and no report when it did not load them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    sent_path = out_dir / f"sentences.{opts.format}"
-    _write_table(result.sentences, sent_path, opts.format)
-    files["sentences"] = sent_path
-    files["articles"] = out_dir / "articles.csv"
-    _write_table(result.articles, files["articles"], "csv")
-    files["outlets"] = out_dir / "outlets.csv"
-    _write_table(result.outlets, files["outlets"], "csv")
-    if result.stories is not None:
-        files["stories"] = out_dir / "stories.csv"
-        _write_table(result.stories, files["stories"], "csv")
+    if sentences:
+        files["sentences"] = out_dir / f"sentences.{opts.format}"
+        _write_table(result.sentences, files["sentences"], opts.format)
+    for name, df in (("articles", result.articles), ("outlets", result.outlets),
+                     ("stories", result.stories)):
+        if df is not None:
+            files[name] = out_dir / f"{name}.csv"
+            _write_table(df, files[name], "csv")
     files["errors"] = out_dir / "errors.jsonl"
     atomic_write_text(files["errors"], "".join(json.dumps(e, ensure_ascii=False) + "\n"
                                                for e in result.errors))
-    if opts.report:
+    if opts.report if report is None else report:
         from stance.report import render_report
 
         files["report"] = out_dir / "report.html"
-        meta = {"model": str(predictor.model_dir), "backend": predictor.backend,
-                "min_confidence": opts.min_confidence, "summary": result.summary()}
+        meta = {"model": model, "backend": backend, "min_confidence": opts.min_confidence,
+                "summary": result.summary()}
         atomic_write_text(files["report"], render_report(result.sentences, result.outlets,
                                                          result.stories, result.articles, meta))
     return files
