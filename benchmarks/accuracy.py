@@ -2,8 +2,10 @@
 
     python benchmarks/accuracy.py --model models/default --write docs/benchmarks.md
 
-Sets: the corpus test split, its held-out-topic part (sports, culture: never in train/dev), its
-in-distribution part, and the real seed articles. Same predictions as `stance evaluate`.
+Sets: the corpus test split; its part from each collection (the first batches, unchanged since the
+first model, and the real-copy batches); its held-out-topic part (sports, culture: never in
+train/dev) and in-distribution part; and the real seed articles. Same predictions as
+`stance evaluate`. --previous adds an earlier model's rows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
-from stance.corpus import HELDOUT_TOPICS, load_labelled, write_labelled
+from stance.corpus import HELDOUT_TOPICS, load_labelled, raw_batches, rows_from_raw_articles, write_labelled
 from stance.evaluation import evaluate
 
 
@@ -24,33 +26,56 @@ def _shown(model: str) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else model
 
 
+def collections(raw: Path) -> dict[str, str]:
+    """article_id -> corpus collection ('' for the first batches, else the sub-folder's name)."""
+    out: dict[str, str] = {}
+    for path in raw_batches(raw):
+        name = path.parent.relative_to(raw).as_posix() if path.parent != raw else ""
+        out.update({r.article_id: name for r in rows_from_raw_articles([path])})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "models/default"))
+    ap.add_argument("--previous", default=None,
+                    help="an earlier model to show beside it (e.g. the one trained on the first collection)")
     ap.add_argument("--train-data", default=str(ROOT / "training/data/train.jsonl"))
     ap.add_argument("--write", default=None, help="replace the accuracy section of this markdown file")
     args = ap.parse_args()
     test = load_labelled(ROOT / "training/data/test.jsonl")
+    collection = collections(ROOT / "training/data/raw")
     tmp_dir = tempfile.TemporaryDirectory()  # removed when the script ends
     tmp = Path(tmp_dir.name)
-    write_labelled([r for r in test if r.topic in HELDOUT_TOPICS], tmp / "heldout.jsonl")
-    write_labelled([r for r in test if r.topic not in HELDOUT_TOPICS], tmp / "indist.jsonl")
-    sets = {"corpus test (all)": ROOT / "training/data/test.jsonl",
-            "test: held-out topics": tmp / "heldout.jsonl",
-            "test: in-distribution": tmp / "indist.jsonl",
-            "seed articles (real)": ROOT / "seeds/labels.jsonl"}
+    subsets = {
+        "test: first collection (batches 01-08)": lambda r: collection.get(r.article_id) == "",
+        "test: real-copy collection": lambda r: collection.get(r.article_id) == "realcopy",
+        "test: held-out topics": lambda r: r.topic in HELDOUT_TOPICS,
+        "test: in-distribution": lambda r: r.topic not in HELDOUT_TOPICS,
+    }
+    sets = {"corpus test (all)": ROOT / "training/data/test.jsonl"}
+    for k, (name, keep) in enumerate(subsets.items()):
+        rows = [r for r in test if keep(r)]
+        if rows:
+            write_labelled(rows, tmp / f"{k}.jsonl")
+            sets[name] = tmp / f"{k}.jsonl"
+    sets["seed articles (real)"] = ROOT / "seeds/labels.jsonl"
+    systems = {args.model: "stance model"}
+    if args.previous:
+        systems[args.previous] = "previous model"
+    systems |= {"rules": "baseline: rules", "tfidf": "baseline: tfidf"}
     lines = ["| data | n | system | certainty acc | certainty macro-F1 | attribution acc | attribution macro-F1 |",
              "|---|---|---|---|---|---|---|"]
     for name, path in sets.items():
-        for system in (args.model, "rules", "tfidf"):
+        for system, label in systems.items():
             m = evaluate(system, path, train_data=args.train_data).metrics
-            label = "stance model" if system == args.model else f"baseline: {system}"
             c, a = m["certainty"], m["attribution"]
             bold = (lambda x: f"**{x:.3f}**") if system == args.model else (lambda x: f"{x:.3f}")
             lines.append(f"| {name} | {c['n']} | {label} | {c['accuracy']:.3f} | {bold(c['macro_f1'])} | "
                          f"{a['accuracy']:.3f} | {bold(a['macro_f1'])} |")
     table = "\n".join(lines)
-    section = (f"{table}\n\nProduced by `python benchmarks/accuracy.py --model {_shown(args.model)}"
+    previous = f" --previous {_shown(args.previous)}" if args.previous else ""
+    section = (f"{table}\n\nProduced by `python benchmarks/accuracy.py --model {_shown(args.model)}{previous}"
                f" --write docs/benchmarks.md` on {datetime.date.today()}.\n")
     print(section)
     if args.write:

@@ -357,6 +357,8 @@ def render(speed: dict[str, dict[str, Any]], acc: dict[str, Any] | None, args: a
     lines = ["| configuration | sentences | seconds | sentences/s | vs reference | peak RSS (MB) "
              "| load (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for key, label in CONFIGS.items():
+        if key not in speed:
+            continue
         r = speed[key]
         rate = r["sentences"] / r["seconds"]
         lines.append(f"| {label} | {r['sentences']} | {r['seconds']:.2f} | {rate:.1f} | "
@@ -436,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     command = "python benchmarks/speed.py " + " ".join(map(shlex.quote, sys.argv[1:]))
     from stance.export import load_onnx_session
-    from stance.modeling import ModelLoadError
+    from stance.modeling import ModelLoadError, read_meta
 
     try:  # fail early with the loader's one-line message; export (once) before any timing
         load_onnx_session(Path(args.model), None, 1)
@@ -444,7 +446,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"speed.py: error: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="stance-speed-") as tmp:
         inputs = write_inputs(Path(tmp), args.quick)
-        speed = {name: spawn(name, args, inputs) for name in ("reference", "torch", "ceiling_alone")}
+        # what the text pair costs: only meaningful for a model that reads the preceding sentence
+        first = ("reference", "torch") + (("ceiling_alone",) if read_meta(args.model).get("use_context", True)
+                                          else ())
+        speed = {name: spawn(name, args, inputs) for name in first}
         # the ratio the target is about (end to end vs ceiling) comes from runs taken in turn,
         # median of each, so a noisy neighbour on a shared machine hits both alike
         runs: dict[str, list[dict[str, Any]]] = {"onnx": [], "ceiling": []}
