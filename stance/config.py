@@ -27,7 +27,9 @@ class ModelConfig:
     #: "pretrained" loads the encoder's weights; "random" builds it from base_model's config.json
     #: only (tests and ablations; no weights needed)
     init: str = "pretrained"
-    #: feed the preceding sentence as the second segment (codebook attribution rule 3)
+    #: feed the preceding sentence as the second segment (codebook attribution rule 3). The shipped
+    #: configs/default.toml sets false: on the corpus with its real-copy collection the sentence
+    #: alone did better on dev (docs/benchmarks.md, "Context") and runs twice as fast
     use_context: bool = True
     #: tokens per (sentence, context) pair; the context is truncated first
     max_length: int = 128

@@ -29,7 +29,8 @@ def write_model_card(model_dir: str | Path) -> Path:
         f"sentence vector = {meta.get('pooling')}",
         "- input: the sentence"
         + (" with its preceding sentence as a second segment" if meta.get("use_context") else " alone")
-        + f", at most {meta.get('max_length')} tokens (context cut first)",
+        + f", at most {meta.get('max_length')} tokens"
+        + (" (context cut first)" if meta.get("use_context") else ""),
         f"- weights: `{meta.get('weights_dtype')}` safetensors; loads as float32 with "
         "`stance.Predictor.from_pretrained(path)` (no pickle, no remote code)",
         "- calibrated softmax temperatures (fitted on dev): "

@@ -104,7 +104,8 @@ class Predictor:
                 ) -> dict[str, Any] | list[dict[str, Any]]:
         """Label one sentence (str -> dict) or many (list -> list of dicts).
 
-        `context` is the preceding sentence(s); it matters for quote continuations."""
+        `context` is the preceding sentence(s), used by models trained with use_context (it matters
+        for quote continuations) and ignored by sentence-alone models such as the shipped one."""
         single = isinstance(inputs, str)
         texts = [inputs] if single else list(inputs)  # type: ignore[list-item]
         if context is None:
