@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
-from stance.corpus import HELDOUT_TOPICS, load_labelled, raw_batches, rows_from_raw_articles, write_labelled
+from stance.corpus import HELDOUT_TOPICS, load_labelled, load_raw, write_labelled
 from stance.evaluation import evaluate
 
 
@@ -26,40 +26,37 @@ def _shown(model: str) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else model
 
 
-def collections(raw: Path) -> dict[str, str]:
-    """article_id -> corpus collection ('' for the first batches, else the sub-folder's name)."""
-    out: dict[str, str] = {}
-    for path in raw_batches(raw):
-        name = path.parent.relative_to(raw).as_posix() if path.parent != raw else ""
-        out.update({r.article_id: name for r in rows_from_raw_articles([path])})
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "models/default"))
     ap.add_argument("--previous", default=None,
                     help="an earlier model to show beside it (e.g. the one trained on the first collection)")
     ap.add_argument("--train-data", default=str(ROOT / "training/data/train.jsonl"))
+    ap.add_argument("--split", choices=["test", "dev"], default="test",
+                    help="dev: the same parts of the dev split (model choices; no seed rows)")
     ap.add_argument("--write", default=None, help="replace the accuracy section of this markdown file")
     args = ap.parse_args()
-    test = load_labelled(ROOT / "training/data/test.jsonl")
-    collection = collections(ROOT / "training/data/raw")
+    if args.write and args.split != "test":
+        ap.error("--write records the test split only")
+    split = ROOT / f"training/data/{args.split}.jsonl"
+    test = load_labelled(split)
+    _, collection = load_raw(ROOT / "training/data/raw")
     tmp_dir = tempfile.TemporaryDirectory()  # removed when the script ends
     tmp = Path(tmp_dir.name)
     subsets = {
-        "test: first collection (batches 01-08)": lambda r: collection.get(r.article_id) == "",
-        "test: real-copy collection": lambda r: collection.get(r.article_id) == "realcopy",
-        "test: held-out topics": lambda r: r.topic in HELDOUT_TOPICS,
-        "test: in-distribution": lambda r: r.topic not in HELDOUT_TOPICS,
+        f"{args.split}: first collection (batches 01-08)": lambda r: collection.get(r.article_id) == "",
+        f"{args.split}: real-copy collection": lambda r: collection.get(r.article_id) == "realcopy",
+        f"{args.split}: held-out topics": lambda r: r.topic in HELDOUT_TOPICS,
+        f"{args.split}: in-distribution": lambda r: r.topic not in HELDOUT_TOPICS,
     }
-    sets = {"corpus test (all)": ROOT / "training/data/test.jsonl"}
+    sets = {f"corpus {args.split} (all)": split}
     for k, (name, keep) in enumerate(subsets.items()):
         rows = [r for r in test if keep(r)]
         if rows:
             write_labelled(rows, tmp / f"{k}.jsonl")
             sets[name] = tmp / f"{k}.jsonl"
-    sets["seed articles (real)"] = ROOT / "seeds/labels.jsonl"
+    if args.split == "test":
+        sets["seed articles (real)"] = ROOT / "seeds/labels.jsonl"
     systems = {args.model: "stance model"}
     if args.previous:
         systems[args.previous] = "previous model"

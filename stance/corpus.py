@@ -211,22 +211,18 @@ def assign_splits(rows: Sequence[LabelledSentence], heldout_topics: Sequence[str
                 a, b = b, a
             parent[a] = b
             story_collection[b] = min(story_collection[a], story_collection[b])
+    # a root's story_collection is now its group's earliest collection
     groups: dict[str, set[str]] = defaultdict(set)
-    group_collection: dict[str, str] = {}
-    for r in rows:
-        g = find(story_of[r.article_id])
-        groups[g].add(r.article_id)
-        c = collection_of.get(r.article_id, "")
-        group_collection[g] = min(group_collection.get(g, c), c)
     group_topic: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:  # a group's topic is counted on the rows of its (earliest) collection
         g = find(story_of[r.article_id])
-        if collection_of.get(r.article_id, "") == group_collection[g]:
+        groups[g].add(r.article_id)
+        if collection_of.get(r.article_id, "") == story_collection[g]:
             group_topic[g][r.topic] += 1
     rng = random.Random(seed)
     strata: dict[tuple[str, str], list[str]] = defaultdict(list)
     for g in sorted(groups):
-        strata[(group_collection[g], group_topic[g].most_common(1)[0][0])].append(g)
+        strata[(story_collection[g], group_topic[g].most_common(1)[0][0])].append(g)
     split_of: dict[str, str] = {}
     for collection, topic in sorted(strata):
         gs = strata[(collection, topic)]
@@ -285,6 +281,26 @@ def stats(split_rows: dict[str, list[LabelledSentence]]) -> dict[str, object]:
     return out
 
 
+def collection_stats(raw_dir: str | Path) -> dict[str, dict[str, object]]:
+    """Per collection of authored batches (first-pass labels): size, sentence length in words,
+    the confirmed share of body sentences and the smallest certainty x attribution cell."""
+    rows, collection_of = load_raw(raw_dir)
+    out: dict[str, dict[str, object]] = {}
+    for name in dict.fromkeys(collection_of.values()):
+        mine = [r for r in rows if collection_of[r.article_id] == name]
+        body = [r for r in mine if not r.is_headline]
+        words = [len(r.text.split()) for r in mine]
+        per_article = Counter(r.article_id for r in mine)
+        out[name or "(first)"] = {
+            "articles": len(per_article), "sentences": len(mine), "body_sentences": len(body),
+            "sentences_per_article": [min(per_article.values()), max(per_article.values())],
+            "words_mean": round(sum(words) / len(words), 1), "words_range": [min(words), max(words)],
+            "confirmed_share_of_body": round(sum(r.certainty == "confirmed" for r in body) / len(body), 3),
+            "smallest_body_cell": min(label_table(body).values()),
+        }
+    return out
+
+
 def load_splits(directory: str | Path) -> dict[str, list[LabelledSentence]]:
     d = Path(directory)
     found = {s: load_labelled(d / f"{s}.jsonl") for s in SPLITS if (d / f"{s}.jsonl").is_file()}
@@ -319,27 +335,31 @@ def apply_adjudications(rows: list[LabelledSentence], path: str | Path) -> int:
     return changed
 
 
-def raw_batches(raw_dir: str | Path) -> list[Path]:
-    """Authored batches: `raw_dir/*.jsonl` (the first collection), then one collection per
-    sub-folder (`raw_dir/NAME/*.jsonl`), each split on its own (see assign_splits)."""
+def load_raw(raw_dir: str | Path) -> tuple[list[LabelledSentence], dict[str, str]]:
+    """First-pass rows of the authored batches, and article_id -> collection: `raw_dir/*.jsonl`
+    is the first collection (''), each sub-folder `raw_dir/NAME/*.jsonl` another (see
+    assign_splits)."""
     raw = Path(raw_dir)
-    return sorted(raw.glob("*.jsonl")) + sorted(raw.glob("*/*.jsonl"))
+    rows: list[LabelledSentence] = []
+    collection_of: dict[str, str] = {}
+    folders = [("", raw)] + [(d.name, d) for d in sorted(raw.iterdir()) if d.is_dir()]
+    for name, folder in folders:
+        for path in sorted(folder.glob("*.jsonl")):
+            batch = rows_from_raw_articles([path])
+            collection_of.update({r.article_id: name for r in batch})
+            rows.extend(batch)
+    return rows, collection_of
 
 
 def build_corpus(raw_dir: str | Path, out_dir: str | Path, heldout_topics: Sequence[str] = HELDOUT_TOPICS,
                  seed: int = 0, adjudications: str | Path | None = None
                  ) -> dict[str, list[LabelledSentence]]:
     """Authored article batches (+ adjudicated labels) -> validated train/dev/test files."""
-    paths = raw_batches(raw_dir)
-    if not paths:
+    if not Path(raw_dir).is_dir():
+        raise CorpusError(f"{raw_dir}: no such directory")
+    rows, collection_of = load_raw(raw_dir)
+    if not rows:
         raise CorpusError(f"{raw_dir}: no .jsonl batches")
-    collection_of: dict[str, str] = {}
-    rows: list[LabelledSentence] = []
-    for path in paths:
-        batch = rows_from_raw_articles([path])
-        collection = path.parent.relative_to(raw_dir).as_posix() if path.parent != Path(raw_dir) else ""
-        collection_of.update({r.article_id: collection for r in batch})
-        rows.extend(batch)
     if adjudications is not None:
         if not Path(adjudications).is_file():
             raise CorpusError(f"{adjudications}: no such adjudications file")

@@ -434,7 +434,7 @@ def score_with_ray(inputs: Sequence[str | Path], out_dir: str | Path, reader: Re
     from stance.predictor import default_model_dir
 
     result.files = write_outputs(result, out, opts, str(opts.model or default_model_dir()), opts.backend,
-                                 sentences=False, report=opts.report and load_sentences)
+                                 sentences=False, report=load_sentences)
     result.files["sentences"] = out / SHARD_DIR
     return result
 

@@ -143,9 +143,10 @@ def _article_stub(art: Article, status: str, error: str | None, removed: int = 0
 
 
 def write_outputs(result: ScoreResult, out_dir: Path, opts: ScoreOptions, model: str, backend: str,
-                  sentences: bool = True, report: bool | None = None) -> dict[str, Path]:
+                  sentences: bool = True, report: bool = True) -> dict[str, Path]:
     """Every file is written to a temporary name and renamed into place. The Ray engine passes
-    sentences=False (its sentences stay in Parquet shards) and no report when it did not load them."""
+    sentences=False (its sentences stay in Parquet shards) and no report when it did not load them;
+    the report is written only when opts.report asks for it too."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     if sentences:
@@ -159,7 +160,7 @@ def write_outputs(result: ScoreResult, out_dir: Path, opts: ScoreOptions, model:
     files["errors"] = out_dir / "errors.jsonl"
     atomic_write_text(files["errors"], "".join(json.dumps(e, ensure_ascii=False) + "\n"
                                                for e in result.errors))
-    if opts.report if report is None else report:
+    if opts.report and report:
         from stance.report import render_report
 
         files["report"] = out_dir / "report.html"

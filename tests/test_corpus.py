@@ -166,3 +166,12 @@ def test_loader_missing_and_empty(tmp_path: Path):
     (tmp_path / "e.jsonl").write_text("\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="no labelled rows"):
         load_labelled(tmp_path / "e.jsonl")
+
+
+def test_collection_stats_cover_every_authored_article(splits):
+    from stance.corpus import collection_stats
+
+    cs = collection_stats(ROOT / "training/data/raw")
+    assert set(cs) == {"(first)", "realcopy"}
+    assert sum(c["articles"] for c in cs.values()) == len({r.article_id for v in splits.values() for r in v})
+    assert sum(c["sentences"] for c in cs.values()) == sum(len(v) for v in splits.values())

@@ -21,20 +21,24 @@ app.add_typer(data_app, name="data")
 def stats_cmd(
     directory: Path = typer.Argument(Path("training/data"), help="folder with train/dev/test.jsonl"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    raw: Path | None = typer.Option(None, "--raw", help="also describe each collection of authored "
+                                    "batches in this folder (e.g. training/data/raw)"),
 ) -> None:
     """Per-split counts per label combination, topic and outlet style, and the duplicate check."""
     from rich.console import Console
     from rich.table import Table
 
-    from stance.corpus import load_splits, stats
+    from stance.corpus import collection_stats, load_splits, stats
     from stance.labels import ATTRIBUTION, CERTAINTY
 
     s = stats(load_splits(directory))
+    if raw is not None:
+        s["collections"] = collection_stats(raw)
     if as_json:
         typer.echo(json.dumps(s, indent=2, ensure_ascii=False))
         return
     console = Console()
-    splits = [k for k in s if k != "duplicates"]
+    splits = [k for k in s if k not in ("duplicates", "collections")]
     t = Table(title=f"{directory}: sentences per certainty x attribution")
     t.add_column("label")
     for sp in splits:
@@ -56,6 +60,14 @@ def stats_cmd(
         keys = sorted({k for sp in splits for k in s[sp][field]})
         for k in keys:
             t.add_row(k, *(str(s[sp][field].get(k, 0)) for sp in splits))
+        console.print(t)
+    if "collections" in s:
+        t = Table(title=f"collections in {raw} (first-pass labels)")
+        t.add_column("collection")
+        for c in next(iter(s["collections"].values())):
+            t.add_column(c.replace("_", " "), justify="right")
+        for name, c in s["collections"].items():
+            t.add_row(name, *(str(v) for v in c.values()))
         console.print(t)
     d = s["duplicates"]
     console.print(f"near-duplicates ({d['measure']} >= {d['threshold']}): {d['near_duplicate_pairs']} pairs "
