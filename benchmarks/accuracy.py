@@ -13,12 +13,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
-from stance.corpus import HELDOUT_TOPICS, load_labelled, load_raw, write_labelled
+from stance.corpus import HELDOUT_TOPICS, LabelledSentence, load_labelled, load_raw, write_labelled
 from stance.evaluation import evaluate
+
+COLLECTION_NAMES = {"": "first collection (batches 01-08)", "realcopy": "real-copy collection (batches 09-14)",
+                    "realcopy2": "second real-copy collection (batches 15-20)"}
+
+
+def _in_collection(collection: dict[str, str], name: str) -> Callable[[LabelledSentence], bool]:
+    return lambda r: collection.get(r.article_id) == name
 
 
 def _shown(model: str) -> str:
@@ -43,9 +51,9 @@ def main() -> None:
     _, collection = load_raw(ROOT / "training/data/raw")
     tmp_dir = tempfile.TemporaryDirectory()  # removed when the script ends
     tmp = Path(tmp_dir.name)
-    subsets = {
-        f"{args.split}: first collection (batches 01-08)": lambda r: collection.get(r.article_id) == "",
-        f"{args.split}: real-copy collection": lambda r: collection.get(r.article_id) == "realcopy",
+    subsets = {f"{args.split}: {COLLECTION_NAMES.get(c, c + ' collection')}": _in_collection(collection, c)
+               for c in sorted(set(collection.values()))}
+    subsets |= {
         f"{args.split}: held-out topics": lambda r: r.topic in HELDOUT_TOPICS,
         f"{args.split}: in-distribution": lambda r: r.topic not in HELDOUT_TOPICS,
     }
@@ -72,8 +80,9 @@ def main() -> None:
                          f"{a['accuracy']:.3f} | {bold(a['macro_f1'])} |")
     table = "\n".join(lines)
     previous = f" --previous {_shown(args.previous)}" if args.previous else ""
+    tail = " --write docs/benchmarks.md" if args.split == "test" else " --split dev"
     section = (f"{table}\n\nProduced by `python benchmarks/accuracy.py --model {_shown(args.model)}{previous}"
-               f" --write docs/benchmarks.md` on {datetime.date.today()}.\n")
+               f"{tail}` on {datetime.date.today()}.\n")
     print(section)
     if args.write:
         replace_section(args.write, "accuracy", section)

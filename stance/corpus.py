@@ -22,7 +22,7 @@ import numpy as np
 from stance.labels import ATTRIBUTION, AXES, CERTAINTY
 
 REQUIRED = ("article_id", "sentence_index", "text", "certainty", "attribution")
-OPTIONAL = ("context", "outlet", "topic", "outlet_style", "story_id", "is_headline")
+OPTIONAL = ("context", "outlet", "topic", "outlet_style", "story_id", "is_headline", "collection")
 SPLITS = ("train", "dev", "test")
 #: word-trigram Jaccard at or above which two sentences count as near-duplicates
 NEAR_DUP_THRESHOLD = 0.5
@@ -45,6 +45,8 @@ class LabelledSentence:
     outlet_style: str = ""
     story_id: str = ""
     is_headline: bool = False
+    #: the authored collection (sub-folder of raw/) a row comes from; "" = the first collection
+    collection: str = ""
 
     def label(self, axis: str) -> str:
         return str(getattr(self, axis))
@@ -77,7 +79,7 @@ def parse_row(row: object, where: str) -> LabelledSentence:
         certainty=row["certainty"], attribution=row["attribution"], context=ctx,
         outlet=str(row.get("outlet", "")), topic=str(row.get("topic", "")),
         outlet_style=str(row.get("outlet_style", "")), story_id=str(row.get("story_id", "")),
-        is_headline=bool(row.get("is_headline", False)),
+        is_headline=bool(row.get("is_headline", False)), collection=str(row.get("collection", "")),
     )
 
 
@@ -111,7 +113,15 @@ def load_labelled(path: str | Path) -> list[LabelledSentence]:
 def write_labelled(rows: Iterable[LabelledSentence], path: str | Path) -> None:
     from stance.io import atomic_write_text
 
-    atomic_write_text(Path(path), "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows))
+    atomic_write_text(Path(path), "".join(json.dumps(_row_dict(r), ensure_ascii=False) + "\n" for r in rows))
+
+
+def _row_dict(r: LabelledSentence) -> dict[str, object]:
+    """The row as written; `collection` only when set, so first-collection rows read as before."""
+    d = asdict(r)
+    if not d["collection"]:
+        del d["collection"]
+    return d
 
 
 # ---------------------------------------------------------------------------- raw batches
@@ -346,6 +356,8 @@ def load_raw(raw_dir: str | Path) -> tuple[list[LabelledSentence], dict[str, str
     for name, folder in folders:
         for path in sorted(folder.glob("*.jsonl")):
             batch = rows_from_raw_articles([path])
+            for r in batch:
+                r.collection = name
             collection_of.update({r.article_id: name for r in batch})
             rows.extend(batch)
     return rows, collection_of

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,6 +73,14 @@ class StanceModel(nn.Module):
 
     def calibrated(self, logits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {axis: logits[axis] / self.temperature[i] for i, axis in enumerate(self.axes)}
+
+    @torch.no_grad()
+    def add_calibrated_offset(self, axis: str, offset: np.ndarray) -> None:
+        """Make calibrated logits z/T + offset by adding T*offset to the head's bias, so every
+        backend and export applies it with no inference code of its own."""
+        t = float(self.temperature[self.axes.index(axis)])
+        bias = self.heads[axis].bias
+        bias += torch.as_tensor(t * np.asarray(offset), dtype=bias.dtype)
 
 
 # ---------------------------------------------------------------------------- inputs

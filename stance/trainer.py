@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import f1_score
 from torch import nn
 
-from stance.calibration import calibration_report, fit_temperature
-from stance.config import Config
+from stance.calibration import calibration_report, cv_offset_macro_f1, fit_logit_offset, fit_temperature
+from stance.config import Config, ConfigError
 from stance.corpus import LabelledSentence, load_labelled
 from stance.labels import AXES, label2id
 from stance.metrics import all_metrics
@@ -132,6 +133,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
 
     train_rows = load_labelled(cfg.data.train)
     dev_rows = load_labelled(cfg.data.dev)
+    prior_rows = _prior_rows(cfg)  # checked now, not after an hour of training
     if not cfg.data.include_headlines:
         train_rows = [r for r in train_rows if not r.is_headline]
     if cfg.training.max_train_examples:
@@ -237,7 +239,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
 
     raw.load_state_dict(load_file(str(ckpt_dir / "best.safetensors")))
     raw.eval()
-    result = _finish(raw, tokenizer, cfg, dev_rows, history, best_epoch, t0, device, len(train_rows))
+    result = _finish(raw, tokenizer, cfg, dev_rows, history, best_epoch, t0, device, len(train_rows), prior_rows)
     if accelerator.is_main_process:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     return result
@@ -271,7 +273,7 @@ def _save_checkpoint(d: Path, model: nn.Module, optimizer: Any, scheduler: Any, 
 
 def _finish(model: StanceModel, tokenizer: Any, cfg: Config, dev_rows: list[LabelledSentence],
             history: list[dict[str, Any]], best_epoch: int, t0: float, device: Any,
-            n_train: int) -> TrainResult:
+            n_train: int, prior_rows: list[LabelledSentence] | None = None) -> TrainResult:
     """Calibrate on dev, evaluate on every configured set, save the model directory."""
     dev_logits = predict_rows(model, tokenizer, dev_rows, cfg, device)
     calibration: dict[str, Any] = {}
@@ -280,6 +282,7 @@ def _finish(model: StanceModel, tokenizer: Any, cfg: Config, dev_rows: list[Labe
         t = fit_temperature(dev_logits[axis], gold) if cfg.output.calibrate else 1.0
         model.temperature[i] = t
         calibration[axis] = calibration_report(dev_logits[axis], gold, t)
+    prior = _fit_prior_offsets(model, tokenizer, cfg, prior_rows, dev_rows, dev_logits, device) if prior_rows else {}
     sets: dict[str, str] = {"dev": cfg.data.dev}
     if cfg.data.test:
         sets["test"] = cfg.data.test
@@ -299,6 +302,7 @@ def _finish(model: StanceModel, tokenizer: Any, cfg: Config, dev_rows: list[Labe
         "history": history,
         "metrics": {name: _summary(m) for name, m in metrics.items()},
         "calibration": calibration,
+        **({"prior_offsets": prior} if prior else {}),
         "train_seconds": round(seconds, 1),
         "train_examples": n_train,
     }
@@ -323,6 +327,56 @@ def _finish(model: StanceModel, tokenizer: Any, cfg: Config, dev_rows: list[Labe
 
     write_model_card(out_dir)
     return TrainResult(out_dir, metrics, history, seconds)
+
+
+def _prior_rows(cfg: Config) -> list[LabelledSentence]:
+    """The rows of output.prior_data (restricted to output.prior_collections); [] when unset."""
+    if not cfg.output.prior_data:
+        return []
+    wanted = _collections(cfg)
+    rows = [r for r in load_labelled(cfg.output.prior_data) if not wanted or r.collection in wanted]
+    if not rows:
+        raise ConfigError(f"{cfg.output.prior_data}: no rows of collection(s) {', '.join(sorted(wanted))} "
+                          "(output.prior_collections)")
+    return rows
+
+
+def _collections(cfg: Config) -> set[str]:
+    return {c.strip() for c in cfg.output.prior_collections.split(",") if c.strip()}
+
+
+def _fit_prior_offsets(model: StanceModel, tokenizer: Any, cfg: Config, rows: list[LabelledSentence],
+                       dev_rows: list[LabelledSentence], dev_logits: dict[str, np.ndarray], device: Any
+                       ) -> dict[str, Any]:
+    """Per-class logit offsets for the label mix of cfg.output.prior_data, folded into the heads.
+
+    softmax(z / T + b) = softmax((z + T b) / T): adding T*b to a head's bias applies the offset in
+    every backend and export with no change to inference code."""
+    wanted = _collections(cfg)
+    logits = predict_rows(model, tokenizer, rows, cfg, device)
+    keys = {(r.article_id, r.sentence_index) for r in rows}
+    rest = np.array([(r.article_id, r.sentence_index) not in keys for r in dev_rows])
+    groups = np.array([r.article_id for r in rows])
+    out: dict[str, Any] = {"data": cfg.output.prior_data, "collections": sorted(wanted), "n": len(rows)}
+    for i, axis in enumerate(AXES):
+        t = float(model.temperature[i])
+        gold = np.array([label2id(axis)[r.label(axis)] for r in rows])
+        z = logits[axis] / t
+        without, with_cv = cv_offset_macro_f1(z, gold, groups)
+        b = fit_logit_offset(z, gold)
+        rest_drop = 0.0
+        if rest.any():
+            dev_gold = np.array([label2id(axis)[r.label(axis)] for r in dev_rows])[rest]
+            zr = dev_logits[axis][rest] / t
+            rest_drop = float(f1_score(dev_gold, zr.argmax(1), average="macro")
+                              - f1_score(dev_gold, (zr + b).argmax(1), average="macro"))
+        kept = with_cv > without and rest_drop <= 0.01
+        out[axis] = {"offset": [round(float(x), 4) for x in b], "kept": kept,
+                     "cv_macro_f1_without": round(without, 4), "cv_macro_f1_with": round(with_cv, 4),
+                     "rest_of_dev_macro_f1_drop": round(rest_drop, 4)}
+        if kept:
+            model.add_calibrated_offset(axis, b)
+    return out
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:

@@ -172,6 +172,22 @@ def test_collection_stats_cover_every_authored_article(splits):
     from stance.corpus import collection_stats
 
     cs = collection_stats(ROOT / "training/data/raw")
-    assert set(cs) == {"(first)", "realcopy"}
+    raw = ROOT / "training/data/raw"
+    assert set(cs) == {"(first)"} | {d.name for d in raw.iterdir() if d.is_dir() and any(d.glob("*.jsonl"))}
     assert sum(c["articles"] for c in cs.values()) == len({r.article_id for v in splits.values() for r in v})
     assert sum(c["sentences"] for c in cs.values()) == sum(len(v) for v in splits.values())
+
+
+def test_split_rows_carry_their_collection(splits, tmp_path: Path):
+    from stance.corpus import load_raw, write_labelled
+
+    _, collection_of = load_raw(ROOT / "training/data/raw")
+    rows = [r for v in splits.values() for r in v]
+    assert all(r.collection == collection_of[r.article_id] for r in rows)
+    first = next(r for r in rows if not r.collection)
+    later = next(r for r in rows if r.collection)
+    write_labelled([first, later], tmp_path / "x.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    assert "collection" not in lines[0]  # first-collection rows are written as before the field existed
+    assert lines[1]["collection"] == later.collection
+    assert load_labelled(tmp_path / "x.jsonl") == [first, later]
