@@ -45,6 +45,9 @@ class DataConfig:
     extra_eval: dict[str, str] = field(default_factory=dict)
     #: include headline rows in training
     include_headlines: bool = True
+    #: comma-separated collections (the rows' `collection` field) left out of train and dev, e.g. to
+    #: retrain a model on an earlier corpus version exactly; their test rows are still evaluated
+    exclude_collections: str = ""
 
 
 @dataclass

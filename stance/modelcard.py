@@ -41,7 +41,10 @@ def write_model_card(model_dir: str | Path) -> Path:
         "",
         "## Data",
         "",
-        f"Trained on `{cfg.get('data', {}).get('train')}` ({meta.get('train_examples')} sentences): "
+        f"Trained on `{cfg.get('data', {}).get('train')}` ({meta.get('train_examples')} sentences"
+        + (f"; collections left out of train and dev: {cfg['data']['exclude_collections']}"
+           if cfg.get("data", {}).get("exclude_collections") else "")
+        + "): "
         "an original corpus of invented news articles written and labelled for this project "
         "(see training/DATASHEET.md). The seed articles are never trained on.",
         "",

@@ -134,6 +134,13 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
     train_rows = load_labelled(cfg.data.train)
     dev_rows = load_labelled(cfg.data.dev)
     prior_rows = _prior_rows(cfg)  # checked now, not after an hour of training
+    excluded = _names(cfg.data.exclude_collections)
+    if excluded:
+        train_rows = [r for r in train_rows if r.collection not in excluded]
+        dev_rows = [r for r in dev_rows if r.collection not in excluded]
+        if not train_rows or not dev_rows:
+            raise ConfigError(f"data.exclude_collections={cfg.data.exclude_collections!r} leaves no "
+                              f"{'training' if not train_rows else 'dev'} rows")
     if not cfg.data.include_headlines:
         train_rows = [r for r in train_rows if not r.is_headline]
     if cfg.training.max_train_examples:
@@ -333,7 +340,7 @@ def _prior_rows(cfg: Config) -> list[LabelledSentence]:
     """The rows of output.prior_data (restricted to output.prior_collections); [] when unset."""
     if not cfg.output.prior_data:
         return []
-    wanted = _collections(cfg)
+    wanted = _names(cfg.output.prior_collections)
     rows = [r for r in load_labelled(cfg.output.prior_data) if not wanted or r.collection in wanted]
     if not rows:
         raise ConfigError(f"{cfg.output.prior_data}: no rows of collection(s) {', '.join(sorted(wanted))} "
@@ -341,8 +348,9 @@ def _prior_rows(cfg: Config) -> list[LabelledSentence]:
     return rows
 
 
-def _collections(cfg: Config) -> set[str]:
-    return {c.strip() for c in cfg.output.prior_collections.split(",") if c.strip()}
+def _names(value: str) -> set[str]:
+    """A comma-separated list of collection names from the config."""
+    return {c.strip() for c in value.split(",") if c.strip()}
 
 
 def _fit_prior_offsets(model: StanceModel, tokenizer: Any, cfg: Config, rows: list[LabelledSentence],
@@ -352,7 +360,7 @@ def _fit_prior_offsets(model: StanceModel, tokenizer: Any, cfg: Config, rows: li
 
     softmax(z / T + b) = softmax((z + T b) / T): adding T*b to a head's bias applies the offset in
     every backend and export with no change to inference code."""
-    wanted = _collections(cfg)
+    wanted = _names(cfg.output.prior_collections)
     logits = predict_rows(model, tokenizer, rows, cfg, device)
     keys = {(r.article_id, r.sentence_index) for r in rows}
     rest = np.array([(r.article_id, r.sentence_index) not in keys for r in dev_rows])

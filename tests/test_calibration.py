@@ -88,3 +88,39 @@ def test_prior_collection_with_no_rows_fails_before_training(tiny_base, tiny_cor
     with pytest.raises(ConfigError, match=r"dev.jsonl: no rows of collection\(s\) realcopy"):
         train(cfg, progress=False)
     assert not (tmp_path / "m").exists()
+
+
+def _tagged_corpus(src, dst, tagged: set[str]):
+    """The tiny corpus with some articles marked as a later collection."""
+    import json
+
+    dst.mkdir()
+    for split in ("train", "dev", "test"):
+        lines = (src / f"{split}.jsonl").read_text().splitlines()
+        rows = [json.loads(line) for line in lines]
+        for r in rows:
+            if r["article_id"] in tagged:
+                r["collection"] = "later"
+        (dst / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return dst
+
+
+def test_excluded_collection_is_left_out_of_train_and_dev(tiny_base, tiny_corpus, tmp_path):
+    from stance.config import ConfigError, load_config
+    from stance.modeling import read_meta
+    from stance.trainer import train
+    from tests.conftest import tiny_overrides
+
+    corpus = _tagged_corpus(tiny_corpus, tmp_path / "c", {"a0", "a1", "a8"})
+    out = tmp_path / "m"
+    cfg = load_config(None, [*tiny_overrides(tiny_base, corpus, out, epochs=1), "data.exclude_collections=later"])
+    train(cfg, progress=False)
+    meta = read_meta(out)
+    assert meta["train_examples"] == 60  # 8 training articles of 10 sentences, 2 left out
+    assert meta["metrics"]["dev"]["certainty"]["n"] == 10  # 1 of 2 dev articles left
+    assert meta["metrics"]["test"]["certainty"]["n"] == 20  # test is never filtered
+    assert "collections left out of train and dev: later" in (out / "README.md").read_text()
+    everything = _tagged_corpus(tiny_corpus, tmp_path / "c2", {"a8", "a9"})
+    cfg = load_config(None, [*tiny_overrides(tiny_base, everything, tmp_path / "m2"), "data.exclude_collections=later"])
+    with pytest.raises(ConfigError, match="leaves no dev rows"):
+        train(cfg, progress=False)
