@@ -20,13 +20,32 @@ from common import ROOT, replace_section  # benchmarks/common.py (the script's o
 
 from stance.corpus import HELDOUT_TOPICS, LabelledSentence, load_labelled, load_raw, write_labelled
 from stance.evaluation import evaluate
+from stance.labels import AXES
+from stance.metrics import paired_bootstrap_macro_f1
 
+SEEDS = "seed articles (real)"
 COLLECTION_NAMES = {"": "first collection (batches 01-08)", "realcopy": "real-copy collection (batches 09-14)",
                     "realcopy2": "second real-copy collection (batches 15-20)"}
 
 
 def _in_collection(collection: dict[str, str], name: str) -> Callable[[LabelledSentence], bool]:
     return lambda r: collection.get(r.article_id) == name
+
+
+def _seed_intervals(preds: dict[str, dict[str, list[str]]], model: str, rows: list[LabelledSentence]) -> str:
+    """The seed row's uncertainty: 93 sentences, so one sentence moves macro-F1 by 0.01-0.03."""
+    out = ["Seed articles, 95% paired bootstrap intervals (2,000 resamples of the sentences): the model's "
+           "macro-F1, and its difference to each baseline.", "",
+           "| axis | stance model | minus rules | minus tfidf |", "|---|---|---|---|"]
+    for axis, labels in AXES.items():
+        gold = [r.label(axis) for r in rows]
+        cells = []
+        for base in ("rules", "tfidf"):
+            b = paired_bootstrap_macro_f1(gold, preds[model][axis], preds[base][axis], labels)
+            cells.append(f"{b['diff']:+.3f} [{b['diff_low']:+.3f}, {b['diff_high']:+.3f}]")
+        cells.insert(0, f"{b['macro_f1']:.3f} [{b['low']:.3f}, {b['high']:.3f}]")
+        out.append(f"| {axis} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def _shown(model: str) -> str:
@@ -64,20 +83,26 @@ def main() -> None:
             write_labelled(rows, tmp / f"{k}.jsonl")
             sets[name] = tmp / f"{k}.jsonl"
     if args.split == "test":
-        sets["seed articles (real)"] = ROOT / "seeds/labels.jsonl"
+        sets[SEEDS] = ROOT / "seeds/labels.jsonl"
     systems = {args.model: "stance model"}
     if args.previous:
         systems[args.previous] = "previous model"
     systems |= {"rules": "baseline: rules", "tfidf": "baseline: tfidf"}
     lines = ["| data | n | system | certainty acc | certainty macro-F1 | attribution acc | attribution macro-F1 |",
              "|---|---|---|---|---|---|---|"]
+    seed_preds: dict[str, dict[str, list[str]]] = {}
     for name, path in sets.items():
         for system, label in systems.items():
-            m = evaluate(system, path, train_data=args.train_data).metrics
+            res = evaluate(system, path, train_data=args.train_data)
+            m = res.metrics
+            if name == SEEDS:
+                seed_preds[system] = res.predictions
             c, a = m["certainty"], m["attribution"]
             bold = (lambda x: f"**{x:.3f}**") if system == args.model else (lambda x: f"{x:.3f}")
             lines.append(f"| {name} | {c['n']} | {label} | {c['accuracy']:.3f} | {bold(c['macro_f1'])} | "
                          f"{a['accuracy']:.3f} | {bold(a['macro_f1'])} |")
+    if seed_preds:
+        lines += ["", _seed_intervals(seed_preds, args.model, load_labelled(sets[SEEDS]))]
     table = "\n".join(lines)
     previous = f" --previous {_shown(args.previous)}" if args.previous else ""
     tail = " --write docs/benchmarks.md" if args.split == "test" else " --split dev"
