@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common import ROOT, replace_section  # benchmarks/common.py (the script's own directory)
 
-from stance.corpus import HELDOUT_TOPICS, LabelledSentence, load_labelled, load_raw, write_labelled
+from stance.corpus import HELDOUT_TOPICS, LabelledSentence, load_labelled, write_labelled
 from stance.evaluation import evaluate
 from stance.labels import AXES
 from stance.metrics import paired_bootstrap_macro_f1
@@ -28,8 +28,8 @@ COLLECTION_NAMES = {"": "first collection (batches 01-08)", "realcopy": "real-co
                     "realcopy2": "second real-copy collection (batches 15-20)"}
 
 
-def _in_collection(collection: dict[str, str], name: str) -> Callable[[LabelledSentence], bool]:
-    return lambda r: collection.get(r.article_id) == name
+def _in_collection(name: str) -> Callable[[LabelledSentence], bool]:
+    return lambda r: r.collection == name
 
 
 def _seed_intervals(preds: dict[str, dict[str, list[str]]], model: str, rows: list[LabelledSentence]) -> str:
@@ -39,11 +39,11 @@ def _seed_intervals(preds: dict[str, dict[str, list[str]]], model: str, rows: li
            "| axis | stance model | minus rules | minus tfidf |", "|---|---|---|---|"]
     for axis, labels in AXES.items():
         gold = [r.label(axis) for r in rows]
-        cells = []
-        for base in ("rules", "tfidf"):
-            b = paired_bootstrap_macro_f1(gold, preds[model][axis], preds[base][axis], labels)
-            cells.append(f"{b['diff']:+.3f} [{b['diff_low']:+.3f}, {b['diff_high']:+.3f}]")
-        cells.insert(0, f"{b['macro_f1']:.3f} [{b['low']:.3f}, {b['high']:.3f}]")
+        vs = {base: paired_bootstrap_macro_f1(gold, preds[model][axis], preds[base][axis], labels)
+              for base in ("rules", "tfidf")}
+        own = vs["rules"]  # the model's own interval: the same resamples in every comparison
+        cells = [f"{own['macro_f1']:.3f} [{own['low']:.3f}, {own['high']:.3f}]"]
+        cells += [f"{b['diff']:+.3f} [{b['diff_low']:+.3f}, {b['diff_high']:+.3f}]" for b in vs.values()]
         out.append(f"| {axis} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -67,11 +67,10 @@ def main() -> None:
         ap.error("--write records the test split only")
     split = ROOT / f"training/data/{args.split}.jsonl"
     test = load_labelled(split)
-    _, collection = load_raw(ROOT / "training/data/raw")
     tmp_dir = tempfile.TemporaryDirectory()  # removed when the script ends
     tmp = Path(tmp_dir.name)
-    subsets = {f"{args.split}: {COLLECTION_NAMES.get(c, c + ' collection')}": _in_collection(collection, c)
-               for c in sorted(set(collection.values()))}
+    subsets = {f"{args.split}: {COLLECTION_NAMES.get(c, c + ' collection')}": _in_collection(c)
+               for c in sorted({r.collection for r in test})}
     subsets |= {
         f"{args.split}: held-out topics": lambda r: r.topic in HELDOUT_TOPICS,
         f"{args.split}: in-distribution": lambda r: r.topic not in HELDOUT_TOPICS,

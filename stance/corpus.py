@@ -273,7 +273,17 @@ def stats(split_rows: dict[str, list[LabelledSentence]]) -> dict[str, object]:
             "attribution": dict(Counter(r.attribution for r in rows)),
             "topics": dict(sorted(Counter(r.topic for r in rows).items())),
             "outlet_styles": dict(sorted(Counter(r.outlet_style for r in rows).items())),
+            "collections": {c or "(first)": {"articles": len({r.article_id for r in rows if r.collection == c}),
+                                             "sentences": sum(r.collection == c for r in rows)}
+                            for c in sorted({r.collection for r in rows})},
         }
+    articles_of: dict[str, set[str]] = defaultdict(set)
+    for rows in split_rows.values():
+        for r in rows:
+            articles_of[r.story_id or r.article_id].add(r.article_id)
+    clusters = [a for a in articles_of.values() if len(a) > 1]
+    out["stories"] = {"stories": len(articles_of), "covered_by_several_outlets": len(clusters),
+                      "articles_in_those": sum(map(len, clusters))}
     all_rows = [(s, r) for s, rows in split_rows.items() for r in rows]
     pairs = near_duplicate_pairs([r.text for _, r in all_rows])
     cross = [(i, j, v) for i, j, v in pairs if all_rows[i][0] != all_rows[j][0]]
@@ -294,10 +304,10 @@ def stats(split_rows: dict[str, list[LabelledSentence]]) -> dict[str, object]:
 def collection_stats(raw_dir: str | Path) -> dict[str, dict[str, object]]:
     """Per collection of authored batches (first-pass labels): size, sentence length in words,
     the confirmed share of body sentences and the smallest certainty x attribution cell."""
-    rows, collection_of = load_raw(raw_dir)
+    rows = load_raw(raw_dir)
     out: dict[str, dict[str, object]] = {}
-    for name in dict.fromkeys(collection_of.values()):
-        mine = [r for r in rows if collection_of[r.article_id] == name]
+    for name in dict.fromkeys(r.collection for r in rows):
+        mine = [r for r in rows if r.collection == name]
         body = [r for r in mine if not r.is_headline]
         words = [len(r.text.split()) for r in mine]
         per_article = Counter(r.article_id for r in mine)
@@ -345,22 +355,19 @@ def apply_adjudications(rows: list[LabelledSentence], path: str | Path) -> int:
     return changed
 
 
-def load_raw(raw_dir: str | Path) -> tuple[list[LabelledSentence], dict[str, str]]:
-    """First-pass rows of the authored batches, and article_id -> collection: `raw_dir/*.jsonl`
-    is the first collection (''), each sub-folder `raw_dir/NAME/*.jsonl` another (see
-    assign_splits)."""
+def load_raw(raw_dir: str | Path) -> list[LabelledSentence]:
+    """First-pass rows of the authored batches, each with its collection: `raw_dir/*.jsonl` is the
+    first collection (''), each sub-folder `raw_dir/NAME/*.jsonl` another (see assign_splits)."""
     raw = Path(raw_dir)
     rows: list[LabelledSentence] = []
-    collection_of: dict[str, str] = {}
     folders = [("", raw)] + [(d.name, d) for d in sorted(raw.iterdir()) if d.is_dir()]
     for name, folder in folders:
         for path in sorted(folder.glob("*.jsonl")):
             batch = rows_from_raw_articles([path])
             for r in batch:
                 r.collection = name
-            collection_of.update({r.article_id: name for r in batch})
             rows.extend(batch)
-    return rows, collection_of
+    return rows
 
 
 def build_corpus(raw_dir: str | Path, out_dir: str | Path, heldout_topics: Sequence[str] = HELDOUT_TOPICS,
@@ -369,14 +376,15 @@ def build_corpus(raw_dir: str | Path, out_dir: str | Path, heldout_topics: Seque
     """Authored article batches (+ adjudicated labels) -> validated train/dev/test files."""
     if not Path(raw_dir).is_dir():
         raise CorpusError(f"{raw_dir}: no such directory")
-    rows, collection_of = load_raw(raw_dir)
+    rows = load_raw(raw_dir)
     if not rows:
         raise CorpusError(f"{raw_dir}: no .jsonl batches")
     if adjudications is not None:
         if not Path(adjudications).is_file():
             raise CorpusError(f"{adjudications}: no such adjudications file")
         apply_adjudications(rows, adjudications)
-    split_of = assign_splits(rows, heldout_topics, seed=seed, collection_of=collection_of)
+    split_of = assign_splits(rows, heldout_topics, seed=seed,
+                             collection_of={r.article_id: r.collection for r in rows})
     out: dict[str, list[LabelledSentence]] = {s: [] for s in SPLITS}
     for r in rows:
         out[split_of[r.article_id]].append(r)

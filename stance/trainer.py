@@ -360,12 +360,20 @@ def _fit_prior_offsets(model: StanceModel, tokenizer: Any, cfg: Config, rows: li
 
     softmax(z / T + b) = softmax((z + T b) / T): adding T*b to a head's bias applies the offset in
     every backend and export with no change to inference code."""
-    wanted = _names(cfg.output.prior_collections)
-    logits = predict_rows(model, tokenizer, rows, cfg, device)
-    keys = {(r.article_id, r.sentence_index) for r in rows}
-    rest = np.array([(r.article_id, r.sentence_index) not in keys for r in dev_rows])
+    def key(r: LabelledSentence) -> tuple[str, int, str]:
+        return r.article_id, r.sentence_index, r.text
+
+    in_dev = {key(r): i for i, r in enumerate(dev_rows)}
+    if all(key(r) in in_dev for r in rows):  # the usual case: dev rows of one register, already scored
+        idx = [in_dev[key(r)] for r in rows]
+        logits = {axis: dev_logits[axis][idx] for axis in AXES}
+    else:
+        logits = predict_rows(model, tokenizer, rows, cfg, device)
+    keys = {key(r) for r in rows}
+    rest = np.array([key(r) not in keys for r in dev_rows])
     groups = np.array([r.article_id for r in rows])
-    out: dict[str, Any] = {"data": cfg.output.prior_data, "collections": sorted(wanted), "n": len(rows)}
+    out: dict[str, Any] = {"data": cfg.output.prior_data,
+                           "collections": sorted(_names(cfg.output.prior_collections)), "n": len(rows)}
     for i, axis in enumerate(AXES):
         t = float(model.temperature[i])
         gold = np.array([label2id(axis)[r.label(axis)] for r in rows])

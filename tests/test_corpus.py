@@ -181,7 +181,7 @@ def test_collection_stats_cover_every_authored_article(splits):
 def test_split_rows_carry_their_collection(splits, tmp_path: Path):
     from stance.corpus import load_raw, write_labelled
 
-    _, collection_of = load_raw(ROOT / "training/data/raw")
+    collection_of = {r.article_id: r.collection for r in load_raw(ROOT / "training/data/raw")}
     rows = [r for v in splits.values() for r in v]
     assert all(r.collection == collection_of[r.article_id] for r in rows)
     first = next(r for r in rows if not r.collection)

@@ -38,7 +38,7 @@ def stats_cmd(
         typer.echo(json.dumps(s, indent=2, ensure_ascii=False))
         return
     console = Console()
-    splits = [k for k in s if k not in ("duplicates", "collections")]
+    splits = [k for k in s if k not in ("duplicates", "collections", "stories")]
     t = Table(title=f"{directory}: sentences per certainty x attribution")
     t.add_column("label")
     for sp in splits:
@@ -61,6 +61,17 @@ def stats_cmd(
         for k in keys:
             t.add_row(k, *(str(s[sp][field].get(k, 0)) for sp in splits))
         console.print(t)
+    t = Table(title="articles / sentences per collection")
+    t.add_column("collection")
+    for sp in splits:
+        t.add_column(sp, justify="right")
+    for c in sorted({c for sp in splits for c in s[sp]["collections"]}):
+        cells = [s[sp]["collections"].get(c, {"articles": 0, "sentences": 0}) for sp in splits]
+        t.add_row(c, *(f"{x['articles']} / {x['sentences']}" for x in cells))
+    console.print(t)
+    st = s["stories"]
+    console.print(f"stories: {st['stories']}, of which {st['covered_by_several_outlets']} covered by several "
+                  f"outlets ({st['articles_in_those']} articles)")
     if "collections" in s:
         t = Table(title=f"collections in {raw} (first-pass labels)")
         t.add_column("collection")

@@ -36,7 +36,7 @@ def main(paths: list[Path], first_path: Path | None, out: Path) -> None:
     if first_path is not None and '"id"' in first_path.read_text(encoding="utf-8").split("\n", 1)[0]:
         first = read_pass([first_path])  # another annotator's pass: no texts to show
     else:
-        rows = load_labelled(first_path) if first_path else load_raw(ROOT / "training/data/raw")[0]
+        rows = load_labelled(first_path) if first_path else load_raw(ROOT / "training/data/raw")
         first = {f"{r.article_id}#{r.sentence_index}": {"certainty": r.certainty, "attribution": r.attribution,
                                                          "text": r.text, "context": r.context}
                  for r in rows}
